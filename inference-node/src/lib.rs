@@ -1,0 +1,1 @@
+//! Rudder inference node (scaffold: see issue 4).

@@ -1,0 +1,21 @@
+//! ERROR (OF1.3.5 §7.4.4): every type and code, experimenter errors, the failing bytes kept.
+//!
+//! SCAFFOLD: to be written by the owner of this file.
+
+use bytes::{Bytes, BytesMut};
+use serde::Serialize;
+
+use crate::codec::{Body, PResult};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorMsg {}
+
+impl Body for ErrorMsg {
+    fn parse<'a>(_input: &'a [u8], _src: &Bytes) -> PResult<'a, Self> {
+        todo!()
+    }
+
+    fn emit(&self, _buf: &mut BytesMut) {
+        todo!()
+    }
+}
