@@ -27,6 +27,8 @@ pub mod framing;
 pub mod header;
 pub mod message;
 pub mod types;
+pub mod validate;
+pub mod dump;
 
 pub mod action;
 pub mod error_msg;

@@ -1,0 +1,1 @@
+//! Decoding OpenFlow streams for inspection (hex, binary files, pcap/pcapng). SCAFFOLD: owned by the ofdump owner.
