@@ -8,7 +8,7 @@ APT_PACKAGES := openvswitch-switch openvswitch-common openvswitch-testcontroller
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help deps venv model build test lint demo
+.PHONY: help deps venv build test lint demo
 
 help:
 	@echo "make demo   - run the load-balancing demo (see README)"
@@ -36,8 +36,11 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-test: lint
+# The README's test command. Installs what is missing first (Debian packages, Python tools, model).
+test: deps model lint
 	cargo test --workspace
+	$(PY) -m pytest -q inference-node/model
 
 demo:
 	@echo "The demo lands with issue 6 (topologies and the one-command demo)."; exit 1
+include inference-node/model/model.mk

@@ -85,9 +85,20 @@ pub(crate) fn within<'a, O>(
     parser: impl FnOnce(&'a [u8]) -> PResult<'a, O>,
 ) -> PResult<'a, O> {
     let (rest, inner) = take_exact(input, len, field)?;
-    let (left, out) = parser(inner)?;
+    // Errors inside `inner` count their remaining bytes from the end of `inner`; add what follows it
+    // so that offsets stay relative to the whole frame.
+    let (left, out) = parser(inner).map_err(|e| {
+        e.map(|mut err| {
+            err.remaining += rest.len();
+            err
+        })
+    })?;
     if !left.is_empty() {
-        return Err(fail(left, field, DecodeErrorKind::TrailingBytes { count: left.len() }));
+        return Err(nom::Err::Error(WireErr {
+            field,
+            remaining: left.len() + rest.len(),
+            kind: DecodeErrorKind::TrailingBytes { count: left.len() },
+        }));
     }
     Ok((rest, out))
 }
@@ -188,10 +199,6 @@ impl LenPatch {
         let len = u16::try_from(len).unwrap_or(u16::MAX);
         buf[self.at..self.at + 2].copy_from_slice(&len.to_be_bytes());
     }
-
-    pub(crate) fn start(&self) -> usize {
-        self.start
-    }
 }
 
 /// Appends zero bytes until the structure that started at `start` is a multiple of `align` long.
@@ -208,7 +215,7 @@ pub(crate) fn put_zeros(buf: &mut BytesMut, n: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nom::number::complete::be_u16;
+    use nom::number::complete::{be_u16, be_u32};
 
     #[test]
     fn within_rejects_trailing_and_short() {
@@ -223,6 +230,18 @@ mod tests {
             r,
             Err(nom::Err::Error(WireErr { kind: DecodeErrorKind::Truncated, field: "x", .. }))
         ));
+    }
+
+    #[test]
+    fn within_reports_offsets_relative_to_the_whole_input() {
+        // 2 bytes bounded, then 3 more bytes after the bounded part.
+        let data = [0u8, 1, 9, 9, 9];
+        let err = within(&data, 2, "x", |i| field("a", be_u32)(i)).unwrap_err();
+        let nom::Err::Error(err) = err else { panic!() };
+        assert_eq!(data.len() - err.remaining, 0, "the failing field starts at offset 0");
+        let err = within(&data, 3, "x", |i| field("a", be_u16)(i)).unwrap_err();
+        let nom::Err::Error(err) = err else { panic!() };
+        assert_eq!(data.len() - err.remaining, 2, "the trailing byte is at offset 2");
     }
 
     #[test]

@@ -1,0 +1,256 @@
+//! `l2switch`: a MAC-learning switch that behaves like Ryu's `simple_switch_13`.
+//!
+//! Per switch it learns which port each source MAC arrived on; a packet to a known destination gets a
+//! flow (match in_port, eth_src, eth_dst → output) and is sent on with a PACKET_OUT; an unknown or
+//! broadcast destination is flooded. Unlike simple_switch_13 it forgets MACs behind a port that goes
+//! down (and deletes the flows that output there), and flows can carry an idle timeout so stale
+//! entries age out of the switch as well.
+
+use std::collections::HashMap;
+
+use ofproto::action::Action;
+use ofproto::flow::FlowMod;
+use ofproto::message::Message;
+use ofproto::oxm::{Match, Oxm};
+use ofproto::packet::{PacketIn, PacketOut};
+use ofproto::port::{PortReason, port_config, port_state};
+use ofproto::{MacAddr, PortNo};
+use tracing::debug;
+
+use super::{App, make_cookie};
+use crate::ofp::Event;
+
+/// Cookie tag of l2switch flows ("L2").
+pub const COOKIE_TAG: u16 = 0x4c32;
+/// Priority of learned flows (above table-miss at 0).
+pub const FLOW_PRIORITY: u16 = 1;
+const ETH_TYPE_LLDP: u16 = 0x88cc;
+
+/// What to do with one packet-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forwarding {
+    /// Ignore it (LLDP, runts).
+    Drop,
+    /// Flood it; nothing is installed.
+    Flood,
+    /// Send it out `port` and install a flow for this (in_port, src, dst).
+    Unicast { port: PortNo },
+}
+
+/// MAC tables of every switch. Kept apart from the app so decisions are unit-testable without a switch.
+#[derive(Debug, Default)]
+pub struct MacTables {
+    tables: HashMap<u64, HashMap<MacAddr, PortNo>>,
+}
+
+impl MacTables {
+    pub fn reset(&mut self, dpid: u64) {
+        self.tables.insert(dpid, HashMap::new());
+    }
+
+    pub fn remove(&mut self, dpid: u64) {
+        self.tables.remove(&dpid);
+    }
+
+    /// Forgets every MAC learned on `port`.
+    pub fn forget_port(&mut self, dpid: u64, port: PortNo) {
+        if let Some(t) = self.tables.get_mut(&dpid) {
+            t.retain(|_, p| *p != port);
+        }
+    }
+
+    pub fn lookup(&self, dpid: u64, mac: &MacAddr) -> Option<PortNo> {
+        self.tables.get(&dpid)?.get(mac).copied()
+    }
+
+    /// Learns from one frame and decides where it goes.
+    pub fn learn_and_decide(&mut self, dpid: u64, in_port: PortNo, frame: &[u8]) -> Forwarding {
+        let Some((dst, src, eth_type)) = parse_ethernet(frame) else { return Forwarding::Drop };
+        if eth_type == ETH_TYPE_LLDP {
+            return Forwarding::Drop;
+        }
+        let table = self.tables.entry(dpid).or_default();
+        if !src.is_multicast() {
+            table.insert(src, in_port);
+        }
+        match table.get(&dst) {
+            Some(&port) if !dst.is_multicast() && port != in_port => Forwarding::Unicast { port },
+            Some(_) if !dst.is_multicast() => Forwarding::Drop, // destination is behind the input port
+            _ => Forwarding::Flood,
+        }
+    }
+}
+
+/// Destination MAC, source MAC and EtherType (after at most one VLAN tag) of an Ethernet frame.
+pub fn parse_ethernet(frame: &[u8]) -> Option<(MacAddr, MacAddr, u16)> {
+    let dst: [u8; 6] = frame.get(0..6)?.try_into().ok()?;
+    let src: [u8; 6] = frame.get(6..12)?.try_into().ok()?;
+    let mut eth_type = u16::from_be_bytes(frame.get(12..14)?.try_into().ok()?);
+    if eth_type == 0x8100 {
+        eth_type = u16::from_be_bytes(frame.get(16..18)?.try_into().ok()?);
+    }
+    Some((MacAddr(dst), MacAddr(src), eth_type))
+}
+
+/// The messages that carry out a decision: an optional flow and the packet-out.
+pub fn messages_for(
+    decision: &Forwarding,
+    packet_in: &PacketIn,
+    in_port: PortNo,
+    idle_timeout: u16,
+) -> Vec<Message> {
+    let out_port = match decision {
+        Forwarding::Drop => return Vec::new(),
+        Forwarding::Flood => PortNo::FLOOD,
+        Forwarding::Unicast { port } => *port,
+    };
+    let mut msgs = Vec::with_capacity(2);
+    if let Forwarding::Unicast { port } = decision
+        && let Some((dst, src, _)) = parse_ethernet(&packet_in.data)
+    {
+        let m = Match { fields: vec![Oxm::InPort(in_port), Oxm::EthSrc(src, None), Oxm::EthDst(dst, None)] };
+        let flow = FlowMod::add(m)
+            .priority(FLOW_PRIORITY)
+            .cookie(make_cookie(COOKIE_TAG, 0))
+            .idle_timeout(idle_timeout)
+            .apply_actions(vec![Action::Output { port: *port, max_len: 0 }]);
+        msgs.push(Message::FlowMod(flow));
+    }
+    let actions = vec![Action::Output { port: out_port, max_len: 0 }];
+    let out = if packet_in.buffer_id != ofproto::types::NO_BUFFER {
+        PacketOut::from_buffer(packet_in.buffer_id, in_port, actions)
+    } else {
+        PacketOut::new(in_port, actions, packet_in.data.clone())
+    };
+    msgs.push(Message::PacketOut(out));
+    msgs
+}
+
+/// The app.
+pub struct L2Switch {
+    macs: MacTables,
+    idle_timeout: u16,
+}
+
+impl L2Switch {
+    /// `idle_timeout` 0 means flows never expire (simple_switch_13's behaviour).
+    pub fn new(idle_timeout: u16) -> L2Switch {
+        L2Switch { macs: MacTables::default(), idle_timeout }
+    }
+}
+
+impl App for L2Switch {
+    fn name(&self) -> &'static str {
+        "l2switch"
+    }
+
+    fn cookie_tag(&self) -> Option<u16> {
+        Some(COOKIE_TAG)
+    }
+
+    fn wants_table_miss(&self) -> bool {
+        true
+    }
+
+    async fn handle(&mut self, event: &Event) {
+        match event {
+            Event::SwitchUp { dp, .. } => self.macs.reset(dp.dpid()),
+            Event::SwitchDown { dp } => self.macs.remove(dp.dpid()),
+            Event::PacketIn { dp, packet_in } => {
+                let Some(in_port) = packet_in.in_port() else { return };
+                let decision = self.macs.learn_and_decide(dp.dpid(), in_port, &packet_in.data);
+                let msgs = messages_for(&decision, packet_in, in_port, self.idle_timeout);
+                if !msgs.is_empty() && dp.send_all(&msgs).await.is_err() {
+                    debug!(dpid = dp.dpid(), "switch gone while forwarding");
+                }
+            }
+            Event::PortStatus { dp, status } => {
+                let down = status.reason == PortReason::Delete
+                    || status.desc.config & port_config::PORT_DOWN != 0
+                    || status.desc.state & port_state::LINK_DOWN != 0;
+                if down {
+                    let port = status.desc.port_no;
+                    self.macs.forget_port(dp.dpid(), port);
+                    let mut del = FlowMod::delete(Match::default()).cookie(make_cookie(COOKIE_TAG, 0));
+                    del.cookie_mask = 0xffff_0000_0000_0000;
+                    del.out_port = port;
+                    let _ = dp.send(&Message::FlowMod(del)).await;
+                }
+            }
+            Event::FlowRemoved { .. } | Event::Error { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(dst: [u8; 6], src: [u8; 6], eth_type: u16) -> Vec<u8> {
+        let mut f = Vec::new();
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&eth_type.to_be_bytes());
+        f.extend_from_slice(&[0u8; 46]);
+        f
+    }
+
+    const A: [u8; 6] = [0, 0, 0, 0, 0, 1];
+    const B: [u8; 6] = [0, 0, 0, 0, 0, 2];
+    const BCAST: [u8; 6] = [0xff; 6];
+
+    #[test]
+    fn floods_unknown_then_unicasts_learned() {
+        let mut t = MacTables::default();
+        // A → broadcast on port 1: learn A, flood.
+        assert_eq!(t.learn_and_decide(1, PortNo(1), &frame(BCAST, A, 0x0806)), Forwarding::Flood);
+        // B → A on port 2: A is known on port 1.
+        assert_eq!(t.learn_and_decide(1, PortNo(2), &frame(A, B, 0x0806)), Forwarding::Unicast { port: PortNo(1) });
+        // A → B now known on port 2.
+        assert_eq!(t.learn_and_decide(1, PortNo(1), &frame(B, A, 0x0800)), Forwarding::Unicast { port: PortNo(2) });
+        // Tables are per switch.
+        assert_eq!(t.learn_and_decide(2, PortNo(7), &frame(B, A, 0x0800)), Forwarding::Flood);
+    }
+
+    #[test]
+    fn ignores_lldp_and_runts() {
+        let mut t = MacTables::default();
+        assert_eq!(t.learn_and_decide(1, PortNo(1), &frame(BCAST, A, ETH_TYPE_LLDP)), Forwarding::Drop);
+        assert_eq!(t.lookup(1, &MacAddr(A)), None, "LLDP must not teach MACs");
+        assert_eq!(t.learn_and_decide(1, PortNo(1), &[0u8; 10]), Forwarding::Drop);
+    }
+
+    #[test]
+    fn forgets_port_that_went_down() {
+        let mut t = MacTables::default();
+        t.learn_and_decide(1, PortNo(3), &frame(BCAST, A, 0x0800));
+        assert_eq!(t.lookup(1, &MacAddr(A)), Some(PortNo(3)));
+        t.forget_port(1, PortNo(3));
+        assert_eq!(t.lookup(1, &MacAddr(A)), None);
+    }
+
+    #[test]
+    fn unicast_installs_flow_then_packet_out() {
+        let data = bytes::Bytes::from(frame(B, A, 0x0800));
+        let pi = PacketIn {
+            buffer_id: ofproto::types::NO_BUFFER,
+            total_len: data.len() as u16,
+            reason: ofproto::packet::PacketInReason::from(0),
+            table_id: 0,
+            cookie: 0,
+            r#match: Match { fields: vec![Oxm::InPort(PortNo(1))] },
+            data: data.clone(),
+        };
+        let msgs = messages_for(&Forwarding::Unicast { port: PortNo(2) }, &pi, PortNo(1), 30);
+        assert_eq!(msgs.len(), 2);
+        let Message::FlowMod(fm) = &msgs[0] else { panic!("expected a flow first: {msgs:?}") };
+        assert_eq!(fm.priority, FLOW_PRIORITY);
+        assert_eq!(fm.idle_timeout, 30);
+        assert_eq!(fm.r#match.fields[0], Oxm::InPort(PortNo(1)));
+        let Message::PacketOut(po) = &msgs[1] else { panic!() };
+        assert_eq!(po.data, data);
+        assert_eq!(po.actions, vec![Action::Output { port: PortNo(2), max_len: 0 }]);
+        let flood = messages_for(&Forwarding::Flood, &pi, PortNo(1), 30);
+        assert_eq!(flood.len(), 1, "flooding installs no flow");
+    }
+}

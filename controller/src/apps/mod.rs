@@ -1,0 +1,182 @@
+//! The app model (after Ryu's): each app runs in its own task, receives typed [`Event`]s through its own
+//! bounded queue and acts through the [`DatapathHandle`](crate::ofp::DatapathHandle) each event carries.
+//!
+//! No app runs inside a socket's read loop. Lifecycle events (switch up/down, port status, flow removed)
+//! are never dropped: the connection waits for room in the app's queue, which only delays that one
+//! switch. PACKET_INs are dropped (and counted in `of_packet_ins_dropped{app}`) when an app's queue is
+//! full, as a switch would drop them under load, so a slow app cannot stall any switch.
+//!
+//! PACKET_IN and FLOW_REMOVED are routed by cookie: every app that installs flows tags their cookie
+//! with its 16-bit [`App::cookie_tag`] in the top bits, and messages carrying that tag go to that app
+//! only. Messages from untagged flows (the table-miss flow) go to apps that return true from
+//! [`App::wants_table_miss`].
+
+pub mod l2switch;
+// --- added by engineer I (topology app); lead: keep or move as you like ---
+pub mod topology;
+// --- end of engineer I's block ---
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::Metrics;
+use crate::ofp::event::Event;
+
+/// Capacity of each app's event queue.
+pub const APP_QUEUE: usize = 4096;
+
+/// The top-16-bit cookie tag of an app's flows.
+pub fn cookie_tag_of(cookie: u64) -> u16 {
+    (cookie >> 48) as u16
+}
+
+/// Builds a cookie for an app's flow from its tag and a 48-bit app-specific value.
+pub fn make_cookie(tag: u16, low: u64) -> u64 {
+    (u64::from(tag) << 48) | (low & 0x0000_ffff_ffff_ffff)
+}
+
+/// An app: reacts to events, optionally on a timer too.
+pub trait App: Send + 'static {
+    /// The name used on the command line, in logs and in metrics labels.
+    fn name(&self) -> &'static str;
+
+    /// The tag in the top 16 bits of the cookie of every flow this app installs (never 0).
+    fn cookie_tag(&self) -> Option<u16> {
+        None
+    }
+
+    /// Whether this app wants PACKET_INs and FLOW_REMOVEDs from flows no app tagged (table-miss).
+    fn wants_table_miss(&self) -> bool {
+        false
+    }
+
+    /// How often [`App::tick`] runs, if at all.
+    fn tick_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    fn handle(&mut self, event: &Event) -> impl Future<Output = ()> + Send;
+
+    fn tick(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+pub(crate) struct Envelope {
+    pub event: Arc<Event>,
+    /// When the message behind the event was read off the socket.
+    pub received: Instant,
+}
+
+/// The dispatcher's view of one running app.
+#[derive(Clone)]
+pub struct AppSlot {
+    pub name: &'static str,
+    cookie_tag: Option<u16>,
+    wants_table_miss: bool,
+    tx: mpsc::Sender<Envelope>,
+}
+
+/// Starts `app` in its own task. The task ends when `shutdown` fires or every sender is gone.
+pub fn spawn_app<A: App>(mut app: A, metrics: Metrics, shutdown: CancellationToken) -> (AppSlot, JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::channel::<Envelope>(APP_QUEUE);
+    let slot = AppSlot { name: app.name(), cookie_tag: app.cookie_tag(), wants_table_miss: app.wants_table_miss(), tx };
+    let name = app.name();
+    let task = tokio::spawn(async move {
+        let mut ticker = app.tick_interval().map(|d| {
+            let mut t = tokio::time::interval(d);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                env = rx.recv() => {
+                    let Some(env) = env else { break };
+                    app.handle(&env.event).await;
+                    metrics
+                        .event_latency
+                        .with_label_values(&[name, env.event.kind()])
+                        .observe(env.received.elapsed().as_secs_f64());
+                }
+                _ = async { ticker.as_mut().expect("guarded").tick().await }, if ticker.is_some() => {
+                    app.tick().await;
+                }
+            }
+        }
+        tracing::debug!(app = name, "app stopped");
+    });
+    (slot, task)
+}
+
+/// Routes events from every connection to the apps.
+#[derive(Clone)]
+pub struct Dispatcher {
+    apps: Arc<[AppSlot]>,
+    metrics: Metrics,
+}
+
+impl Dispatcher {
+    pub fn new(apps: Vec<AppSlot>, metrics: Metrics) -> Dispatcher {
+        Dispatcher { apps: apps.into(), metrics }
+    }
+
+    pub fn app_names(&self) -> Vec<&'static str> {
+        self.apps.iter().map(|a| a.name).collect()
+    }
+
+    /// Apps that should see a cookie-routed message with `cookie`.
+    fn routed(&self, cookie: u64) -> impl Iterator<Item = &AppSlot> {
+        let tag = cookie_tag_of(cookie);
+        let owner = (tag != 0).then(|| self.apps.iter().position(|a| a.cookie_tag == Some(tag))).flatten();
+        self.apps.iter().enumerate().filter(move |(i, a)| match owner {
+            Some(o) => *i == o,
+            None => a.wants_table_miss,
+        })
+        .map(|(_, a)| a)
+    }
+
+    /// Delivers an event that must not be lost, waiting for queue room.
+    pub(crate) async fn deliver(&self, event: Event, received: Instant) {
+        let event = Arc::new(event);
+        let targets: Vec<&AppSlot> = match &*event {
+            Event::FlowRemoved { flow_removed, .. } => self.routed(flow_removed.cookie).collect(),
+            _ => self.apps.iter().collect(),
+        };
+        for app in targets {
+            let _ = app.tx.send(Envelope { event: event.clone(), received }).await;
+        }
+    }
+
+    /// Delivers an event that may be dropped under overload (PACKET_IN, unsolicited errors).
+    pub(crate) fn offer(&self, event: Event, received: Instant) {
+        let event = Arc::new(event);
+        let targets: Vec<&AppSlot> = match &*event {
+            Event::PacketIn { packet_in, .. } => self.routed(packet_in.cookie).collect(),
+            _ => self.apps.iter().collect(),
+        };
+        for app in targets {
+            if app.tx.try_send(Envelope { event: event.clone(), received }).is_err() {
+                self.metrics.packet_ins_dropped.with_label_values(&[app.name]).inc();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_tags() {
+        let c = make_cookie(0x4c42, 0x1234);
+        assert_eq!(cookie_tag_of(c), 0x4c42);
+        assert_eq!(c & 0xffff, 0x1234);
+        assert_eq!(cookie_tag_of(0), 0);
+    }
+}

@@ -1,0 +1,151 @@
+//! `rudder`: the command line. Parses flags and the config file, sets up logging, and hands over to
+//! the library (`rudder_controller::run`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use rudder_controller::Config;
+use tokio::net::TcpListener;
+
+#[derive(Parser)]
+#[command(name = "rudder", version, about = "Rudder: an OpenFlow 1.3 controller that steers traffic to inference nodes")]
+struct Cli {
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text", env = "RUDDER_LOG_FORMAT", global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the controller: accept switches on TCP 6653, run the selected apps, serve the REST API.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// TOML config file; flags given here override it.
+    #[arg(long, short, env = "RUDDER_CONFIG")]
+    config: Option<PathBuf>,
+    /// OpenFlow listen address (repeatable), e.g. 0.0.0.0:6653 and 0.0.0.0:6633.
+    #[arg(long = "listen", value_name = "ADDR")]
+    listen: Vec<SocketAddr>,
+    /// App to run (repeatable): l2switch.
+    #[arg(long = "app", value_name = "NAME")]
+    apps: Vec<String>,
+    /// REST API and /metrics address (loopback by default).
+    #[arg(long, value_name = "ADDR", env = "RUDDER_API_LISTEN")]
+    api_listen: Option<SocketAddr>,
+    /// Bearer token required by mutating REST routes.
+    #[arg(long, env = "RUDDER_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+    /// Idle timeout in seconds of flows installed by l2switch (0: never expire).
+    #[arg(long)]
+    idle_timeout: Option<u16>,
+    /// Seconds of silence before the controller sends an ECHO_REQUEST.
+    #[arg(long, value_name = "SECONDS")]
+    echo_interval: Option<f64>,
+    /// Unanswered ECHO_REQUESTs before a switch is disconnected.
+    #[arg(long)]
+    echo_missed_limit: Option<u32>,
+    /// Most switches connected at once.
+    #[arg(long)]
+    max_switches: Option<usize>,
+    /// Keep the flows a switch already has when it connects (default: delete them).
+    #[arg(long)]
+    keep_flows: bool,
+}
+
+impl ServeArgs {
+    fn into_config(self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if !self.listen.is_empty() {
+            config.listen = self.listen;
+        }
+        if !self.apps.is_empty() {
+            config.apps = self.apps;
+        }
+        if self.api_listen.is_some() {
+            config.api_listen = self.api_listen;
+        }
+        if self.api_token.is_some() {
+            config.api_token = self.api_token;
+        }
+        if let Some(t) = self.idle_timeout {
+            config.l2switch.idle_timeout = t;
+        }
+        if let Some(s) = self.echo_interval {
+            config.openflow.echo_interval_ms = (s * 1000.0) as u64;
+        }
+        if let Some(n) = self.echo_missed_limit {
+            config.openflow.echo_missed_limit = n;
+        }
+        if let Some(n) = self.max_switches {
+            config.max_switches = n;
+        }
+        if self.keep_flows {
+            config.openflow.clear_flows_on_connect = false;
+        }
+        Ok(config)
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    match cli.command {
+        Command::Serve(args) => {
+            let config = args.into_config()?;
+            let mut listeners = Vec::new();
+            for addr in &config.listen {
+                listeners.push(TcpListener::bind(addr).await.with_context(|| format!("binding OpenFlow port {addr}"))?);
+            }
+            rudder_controller::run(config, listeners, shutdown_signal(), |_controller| {}).await
+        }
+    }
+}

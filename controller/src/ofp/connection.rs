@@ -1,0 +1,450 @@
+//! One switch connection: handshake, then a read loop that answers echoes, matches replies to requests
+//! and turns everything else into events; a separate writer task owns the socket's write half.
+//!
+//! Lifecycle (OF1.3.5 §6.3): both sides send HELLO; we offer only 1.3 and close with
+//! HELLO_FAILED/INCOMPATIBLE if the switch cannot speak it. Then FEATURES_REQUEST (datapath id),
+//! SET_CONFIG (miss_send_len), optionally delete all flows, install the table-miss flow, PORT_DESC, and a
+//! barrier so that `SwitchUp` means "the switch is in the state the controller set".
+//!
+//! A message that does not decode closes this connection only: the switch gets an OFPT_ERROR naming the
+//! problem (with the first 64 bytes of the message, as the spec recommends), the bytes are logged, and
+//! every other switch carries on.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use ofproto::error_msg::{BadRequestCode, ErrorMsg, ErrorType, HelloFailedCode};
+use ofproto::flow::FlowMod;
+use ofproto::hello::Hello;
+use ofproto::multipart::{MultipartReplyBody, MultipartRequest};
+use ofproto::oxm::Match;
+use ofproto::switch::SwitchConfig;
+use ofproto::{DecodeError, DecodeErrorKind, Framer, Message, OFP_VERSION};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::datapath::{DatapathHandle, DatapathWiring, OUTGOING_QUEUE};
+use super::event::{Event, SwitchInfo};
+use super::registry::DatapathRegistry;
+use crate::apps::Dispatcher;
+use crate::metrics::{Metrics, dpid_label};
+
+/// Settings of the switch-facing side.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    /// Send ECHO_REQUEST after this long without hearing from the switch.
+    pub echo_interval: Duration,
+    /// Disconnect after this many unanswered echo requests in a row.
+    pub echo_missed_limit: u32,
+    /// Time allowed for the whole handshake.
+    pub handshake_timeout: Duration,
+    /// Default time a request waits for its reply.
+    pub request_timeout: Duration,
+    /// `miss_send_len` set with SET_CONFIG (0xffff: send whole packets, no buffering).
+    pub miss_send_len: u16,
+    /// Install the table-miss flow (priority 0, output to controller, no buffering) in table 0.
+    pub install_table_miss: bool,
+    /// Delete every flow when a switch connects, so apps start from a known state.
+    pub clear_flows_on_connect: bool,
+    /// Largest message accepted from a switch.
+    pub max_message_len: usize,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            echo_interval: Duration::from_secs(5),
+            echo_missed_limit: 3,
+            handshake_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(5),
+            miss_send_len: 0xffff,
+            install_table_miss: true,
+            clear_flows_on_connect: true,
+            max_message_len: ofproto::framing::DEFAULT_MAX_MESSAGE_LEN,
+        }
+    }
+}
+
+/// What a connection task needs from the rest of the controller.
+#[derive(Clone)]
+pub struct ConnectionContext {
+    pub config: Arc<ConnectionConfig>,
+    pub metrics: Metrics,
+    pub registry: DatapathRegistry,
+    pub dispatcher: Dispatcher,
+    pub shutdown: CancellationToken,
+}
+
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the switch closed the connection")]
+    Eof,
+    #[error("framing: {0}")]
+    Frame(#[from] ofproto::FrameError),
+    #[error("malformed message: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("the switch does not speak OpenFlow 1.3")]
+    IncompatibleVersion,
+    #[error("handshake: {0}")]
+    Handshake(String),
+    #[error("no answer to {0} echo requests")]
+    EchoTimeout(u32),
+    #[error("closed by the controller")]
+    Closed,
+}
+
+/// Reads whole frames off the read half.
+struct FrameReader {
+    rd: OwnedReadHalf,
+    buf: BytesMut,
+    framer: Framer,
+}
+
+impl FrameReader {
+    async fn next(&mut self) -> Result<Bytes, ConnectionError> {
+        loop {
+            if let Some(frame) = self.framer.next_frame(&mut self.buf)? {
+                return Ok(frame);
+            }
+            if self.buf.capacity() - self.buf.len() < 4096 {
+                self.buf.reserve(16 * 1024);
+            }
+            if self.rd.read_buf(&mut self.buf).await? == 0 {
+                return Err(ConnectionError::Eof);
+            }
+        }
+    }
+}
+
+/// Maps a decode failure to the OFPT_ERROR the spec calls for (OF1.3.5 §7.4.4).
+pub fn error_for_decode_failure(err: &DecodeError) -> ErrorType {
+    match err.kind {
+        DecodeErrorKind::UnsupportedVersion { .. } => ErrorType::BadRequest(BadRequestCode::BadVersion),
+        _ => ErrorType::BadRequest(BadRequestCode::BadLen),
+    }
+}
+
+fn hex_prefix(bytes: &[u8], max: usize) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    for b in &bytes[..bytes.len().min(max)] {
+        let _ = write!(s, "{b:02x}");
+    }
+    if bytes.len() > max {
+        s.push_str("...");
+    }
+    s
+}
+
+/// Serves one switch until it disconnects, misbehaves, or the controller shuts down.
+pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, conn_id: u64, ctx: ConnectionContext) {
+    let _ = stream.set_nodelay(true);
+    let (rd, mut wr) = stream.into_split();
+    let mut reader =
+        FrameReader { rd, buf: BytesMut::with_capacity(16 * 1024), framer: Framer::new(ctx.config.max_message_len) };
+
+    let handshake = tokio::time::timeout(ctx.config.handshake_timeout, handshake(&mut reader, &mut wr, &ctx.config));
+    let (info, next_xid) = match handshake.await {
+        Ok(Ok(done)) => done,
+        Ok(Err(err)) => {
+            warn!(%peer, cause = %err, "switch handshake failed");
+            let _ = wr.shutdown().await;
+            return;
+        }
+        Err(_) => {
+            warn!(%peer, "switch handshake timed out");
+            return;
+        }
+    };
+
+    let dpid = info.features.datapath_id;
+    let closed = ctx.shutdown.child_token();
+    let (tx, rx) = mpsc::channel::<Bytes>(OUTGOING_QUEUE);
+    let dp = DatapathHandle::new(DatapathWiring {
+        dpid,
+        conn_id,
+        peer,
+        n_tables: info.features.n_tables,
+        tx: tx.clone(),
+        closed: closed.clone(),
+        request_timeout: ctx.config.request_timeout,
+        metrics: ctx.metrics.clone(),
+        first_xid: next_xid,
+    });
+    let writer = tokio::spawn(write_loop(wr, rx, closed.clone()));
+
+    let label = dpid_label(dpid);
+    ctx.metrics.dp_connections.with_label_values(&[&label]).inc();
+    ctx.metrics.dp_connected.inc();
+    info!(dpid = %format!("{dpid:016x}"), %peer, conn_id, ports = info.ports.len(), "switch up");
+    ctx.registry.insert(dp.clone(), info.clone());
+    ctx.dispatcher.deliver(Event::SwitchUp { dp: dp.clone(), info: Arc::new(info) }, Instant::now()).await;
+
+    let result = read_loop(&mut reader, &dp, &tx, &ctx, &label).await;
+    match &result {
+        Err(ConnectionError::Decode(e)) => {
+            warn!(dpid = %format!("{dpid:016x}"), %peer, cause = %e, "malformed message; closing the connection")
+        }
+        Err(ConnectionError::Frame(e)) => {
+            warn!(dpid = %format!("{dpid:016x}"), %peer, cause = %e, "unframeable stream; closing the connection")
+        }
+        Err(e) => info!(dpid = %format!("{dpid:016x}"), %peer, cause = %e, "switch down"),
+        Ok(()) => info!(dpid = %format!("{dpid:016x}"), %peer, "switch down"),
+    }
+
+    // The writer flushes what is queued (e.g. a final OFPT_ERROR) and stops.
+    drop(tx);
+    closed.cancel();
+    let _ = writer.await;
+    dp.fail_all();
+    ctx.metrics.dp_disconnections.with_label_values(&[&label]).inc();
+    ctx.metrics.dp_connected.dec();
+    if ctx.registry.remove(&dp) || !ctx.shutdown.is_cancelled() {
+        ctx.dispatcher.deliver(Event::SwitchDown { dp }, Instant::now()).await;
+    }
+}
+
+/// The xid of a raw message, if it has a header (0 otherwise), for answering what failed to decode.
+fn xid_of(bytes: &[u8]) -> u32 {
+    match bytes.get(4..8) {
+        Some(x) => u32::from_be_bytes([x[0], x[1], x[2], x[3]]),
+        None => 0,
+    }
+}
+
+/// Writes queued bytes, coalescing whatever is already queued into one write. When the connection is
+/// closed it flushes what is still queued (bounded by a timeout) before shutting the socket.
+async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>, closed: CancellationToken) {
+    let mut batch = BytesMut::with_capacity(64 * 1024);
+    loop {
+        let first = tokio::select! {
+            biased;
+            msg = rx.recv() => msg,
+            _ = closed.cancelled() => {
+                while let Ok(more) = rx.try_recv() {
+                    batch.extend_from_slice(&more);
+                }
+                let _ = tokio::time::timeout(Duration::from_secs(1), wr.write_all(&batch)).await;
+                None
+            }
+        };
+        let Some(first) = first else { break };
+        batch.extend_from_slice(&first);
+        while batch.len() < 64 * 1024 {
+            match rx.try_recv() {
+                Ok(more) => batch.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = wr.write_all(&batch).await {
+            debug!(cause = %e, "write failed");
+            break;
+        }
+        batch.clear();
+    }
+    let _ = wr.shutdown().await;
+    closed.cancel();
+}
+
+async fn send_now(wr: &mut OwnedWriteHalf, msg: &Message, xid: u32) -> Result<(), ConnectionError> {
+    wr.write_all(&msg.to_bytes(xid)).await?;
+    Ok(())
+}
+
+/// Waits for the reply with `xid`, answering echo requests meanwhile. Other messages during the
+/// handshake (e.g. an early PORT_STATUS) are not dispatched: the switch is not up yet.
+async fn await_reply(
+    reader: &mut FrameReader,
+    wr: &mut OwnedWriteHalf,
+    xid: u32,
+    what: &str,
+) -> Result<Message, ConnectionError> {
+    loop {
+        let frame = reader.next().await?;
+        let (header, msg) = Message::decode(&frame)?;
+        match msg {
+            Message::EchoRequest(data) => send_now(wr, &Message::EchoReply(data), header.xid).await?,
+            Message::Error(err) if header.xid == xid => {
+                return Err(ConnectionError::Handshake(format!("{what} failed: {:?}", err.error)));
+            }
+            msg if header.xid == xid => return Ok(msg),
+            other => debug!(msg = ?other.msg_type(), "ignored during handshake"),
+        }
+    }
+}
+
+async fn handshake(
+    reader: &mut FrameReader,
+    wr: &mut OwnedWriteHalf,
+    config: &ConnectionConfig,
+) -> Result<(SwitchInfo, u32), ConnectionError> {
+    send_now(wr, &Message::Hello(Hello::new_v13()), 1).await?;
+
+    // The switch's HELLO: any version may arrive; negotiate (OF1.3.5 §6.3.1).
+    let frame = reader.next().await?;
+    let (header, msg) = match Message::decode(&frame) {
+        Ok(ok) => ok,
+        Err(e) => {
+            let err = ErrorMsg::new(error_for_decode_failure(&e), &frame);
+            let _ = send_now(wr, &Message::Error(err), xid_of(&frame)).await;
+            return Err(e.into());
+        }
+    };
+    let Message::Hello(hello) = msg else {
+        return Err(ConnectionError::Handshake(format!("expected HELLO, got {}", header.msg_type.spec_name())));
+    };
+    if hello.highest_common(header.version, &[OFP_VERSION]) != Some(OFP_VERSION) {
+        let text = format!("this controller supports only OpenFlow 1.3 (0x04); switch offered 0x{:02x}", header.version);
+        let err = ErrorMsg { error: ErrorType::HelloFailed(HelloFailedCode::Incompatible), data: Bytes::from(text) };
+        let _ = send_now(wr, &Message::Error(err), header.xid).await;
+        return Err(ConnectionError::IncompatibleVersion);
+    }
+
+    send_now(wr, &Message::FeaturesRequest, 2).await?;
+    let Message::FeaturesReply(features) = await_reply(reader, wr, 2, "FEATURES_REQUEST").await? else {
+        return Err(ConnectionError::Handshake("FEATURES_REQUEST got a reply of another type".into()));
+    };
+
+    let set_config = Message::SetConfig(SwitchConfig { flags: 0, miss_send_len: config.miss_send_len });
+    send_now(wr, &set_config, 3).await?;
+    if config.clear_flows_on_connect {
+        send_now(wr, &Message::FlowMod(FlowMod::delete(Match::default())), 4).await?;
+    }
+    if config.install_table_miss {
+        send_now(wr, &Message::FlowMod(FlowMod::table_miss()), 5).await?;
+    }
+
+    // PORT_DESC, reassembling REPLY_MORE parts.
+    send_now(wr, &Message::MultipartRequest(MultipartRequest::port_desc()), 6).await?;
+    let mut ports = Vec::new();
+    loop {
+        match await_reply(reader, wr, 6, "PORT_DESC").await? {
+            Message::MultipartReply(reply) => {
+                let more = reply.is_more();
+                if let MultipartReplyBody::PortDesc(mut p) = reply.body {
+                    ports.append(&mut p);
+                }
+                if !more {
+                    break;
+                }
+            }
+            other => {
+                return Err(ConnectionError::Handshake(format!(
+                    "PORT_DESC got {}",
+                    other.msg_type().spec_name()
+                )));
+            }
+        }
+    }
+
+    send_now(wr, &Message::BarrierRequest, 7).await?;
+    await_reply(reader, wr, 7, "BARRIER").await?;
+    Ok((SwitchInfo { features, ports }, 8))
+}
+
+async fn read_loop(
+    reader: &mut FrameReader,
+    dp: &DatapathHandle,
+    tx: &mpsc::Sender<Bytes>,
+    ctx: &ConnectionContext,
+    label: &str,
+) -> Result<(), ConnectionError> {
+    let config = &ctx.config;
+    let mut echo = tokio::time::interval(config.echo_interval);
+    echo.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    echo.tick().await; // the first tick fires at once
+    let mut last_heard = Instant::now();
+    let mut unanswered: u32 = 0;
+    let mut echo_xid: u32 = 0x8000_0000;
+
+    loop {
+        let frame = tokio::select! {
+            biased;
+            _ = dp.closed() => return Err(ConnectionError::Closed),
+            frame = reader.next() => frame,
+            _ = echo.tick() => {
+                if last_heard.elapsed() >= config.echo_interval {
+                    if unanswered >= config.echo_missed_limit {
+                        return Err(ConnectionError::EchoTimeout(unanswered));
+                    }
+                    unanswered += 1;
+                    echo_xid = echo_xid.wrapping_add(1) | 0x8000_0000;
+                    let _ = tx.try_send(Message::EchoRequest(Bytes::new()).to_bytes(echo_xid));
+                }
+                continue;
+            }
+        };
+        let frame = match frame {
+            Ok(f) => f,
+            Err(ConnectionError::Frame(e)) => {
+                ctx.metrics.malformed.with_label_values(&["framing"]).inc();
+                let bytes = &reader.buf[..reader.buf.len().min(64)];
+                warn!(bytes = %hex_prefix(bytes, 64), "unframeable input");
+                let err = ErrorMsg::new(ErrorType::BadRequest(BadRequestCode::BadLen), bytes);
+                let xid = xid_of(bytes);
+                let _ = tx.try_send(Message::Error(err).to_bytes(xid));
+                return Err(ConnectionError::Frame(e));
+            }
+            Err(e) => return Err(e),
+        };
+        let received = Instant::now();
+        last_heard = received;
+        unanswered = 0;
+
+        let (header, msg) = match Message::decode(&frame) {
+            Ok(ok) => ok,
+            Err(e) => {
+                ctx.metrics.malformed.with_label_values(&["decode"]).inc();
+                warn!(dpid = %format!("{:016x}", dp.dpid()), cause = %e, bytes = %hex_prefix(&frame, 256), "malformed message");
+                let err = ErrorMsg::new(error_for_decode_failure(&e), &frame);
+                let _ = tx.try_send(Message::Error(err).to_bytes(xid_of(&frame)));
+                return Err(e.into());
+            }
+        };
+
+        match msg {
+            Message::EchoRequest(data) => {
+                let _ = tx.try_send(Message::EchoReply(data).to_bytes(header.xid));
+            }
+            Message::EchoReply(_) | Message::Hello(_) => {}
+            Message::Unknown { .. } => {
+                // OF1.3.5 §7.4.4: an unsupported message type gets BAD_REQUEST/BAD_TYPE; the connection stays.
+                let err = ErrorMsg::new(ErrorType::BadRequest(BadRequestCode::BadType), &frame);
+                let _ = tx.try_send(Message::Error(err).to_bytes(header.xid));
+            }
+            msg => {
+                if let Message::Error(_) = &msg {
+                    ctx.metrics.errors.with_label_values(&[label]).inc();
+                }
+                let Some(msg) = dp.complete(header.xid, msg) else { continue };
+                match msg {
+                    Message::PacketIn(packet_in) => {
+                        ctx.metrics.packet_ins.with_label_values(&[label]).inc();
+                        ctx.dispatcher.offer(Event::PacketIn { dp: dp.clone(), packet_in }, received);
+                    }
+                    Message::FlowRemoved(flow_removed) => {
+                        ctx.dispatcher.deliver(Event::FlowRemoved { dp: dp.clone(), flow_removed }, received).await;
+                    }
+                    Message::PortStatus(status) => {
+                        ctx.registry.apply_port_status(dp, &status);
+                        ctx.dispatcher.deliver(Event::PortStatus { dp: dp.clone(), status }, received).await;
+                    }
+                    Message::Error(error) => {
+                        warn!(dpid = %format!("{:016x}", dp.dpid()), xid = header.xid, error = ?error.error, "switch reported an error");
+                        ctx.dispatcher.offer(Event::Error { dp: dp.clone(), xid: header.xid, error }, received);
+                    }
+                    other => debug!(msg = other.msg_type().spec_name(), xid = header.xid, "unsolicited message ignored"),
+                }
+            }
+        }
+    }
+}

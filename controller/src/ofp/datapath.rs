@@ -1,0 +1,297 @@
+//! `DatapathHandle`: how apps and the REST API talk to one connected switch.
+//!
+//! A handle is a cheap `Clone` (an `Arc`). Sending encodes the message on the caller's task and queues
+//! the bytes for the connection's writer task through a bounded channel, so the socket is never written
+//! from two places and a slow switch pushes back on its own senders only. `request` allocates an xid,
+//! waits for the matching reply (multipart REPLY_MORE parts reassembled, OFPT_ERROR surfaced as
+//! `RequestError::Switch`) and times out rather than waiting forever.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use ofproto::Message;
+use ofproto::error_msg::ErrorMsg;
+use ofproto::multipart::{MultipartReply, merge_replies};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::{Metrics, dpid_label};
+
+/// Capacity of a connection's outgoing queue, in encoded messages (or batches of messages).
+pub const OUTGOING_QUEUE: usize = 1024;
+
+/// Why a request got no reply.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RequestError {
+    #[error("the switch connection is closed")]
+    Closed,
+    #[error("no reply within {0:?}")]
+    Timeout(Duration),
+    #[error("the switch answered with an error: {0:?}")]
+    Switch(Box<ErrorMsg>),
+    #[error("multipart reply parts did not fit together: {0}")]
+    Multipart(String),
+}
+
+/// Why a message could not be queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("the switch connection is closed")]
+    Closed,
+    #[error("the switch's outgoing queue is full")]
+    Full,
+}
+
+enum Pending {
+    Single(oneshot::Sender<Result<Message, RequestError>>),
+    Multipart { tx: oneshot::Sender<Result<Message, RequestError>>, parts: Vec<MultipartReply> },
+}
+
+struct Inner {
+    dpid: u64,
+    conn_id: u64,
+    peer: SocketAddr,
+    n_tables: u8,
+    tx: mpsc::Sender<Bytes>,
+    next_xid: AtomicU32,
+    pending: Mutex<HashMap<u32, Pending>>,
+    closed: CancellationToken,
+    request_timeout: Duration,
+    metrics: Metrics,
+    dpid_label: String,
+}
+
+/// A connected switch. Equality is by connection: a switch that reconnects gets a new handle.
+#[derive(Clone)]
+pub struct DatapathHandle {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for DatapathHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Datapath({:016x} conn {} {})", self.inner.dpid, self.inner.conn_id, self.inner.peer)
+    }
+}
+
+impl PartialEq for DatapathHandle {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+impl Eq for DatapathHandle {}
+
+/// The parts of a handle only the connection task uses.
+pub(crate) struct DatapathWiring {
+    pub dpid: u64,
+    pub conn_id: u64,
+    pub peer: SocketAddr,
+    pub n_tables: u8,
+    pub tx: mpsc::Sender<Bytes>,
+    pub closed: CancellationToken,
+    pub request_timeout: Duration,
+    pub metrics: Metrics,
+    /// First xid this handle allocates (the handshake used the ones before it).
+    pub first_xid: u32,
+}
+
+impl DatapathHandle {
+    pub(crate) fn new(w: DatapathWiring) -> DatapathHandle {
+        DatapathHandle {
+            inner: Arc::new(Inner {
+                dpid: w.dpid,
+                conn_id: w.conn_id,
+                peer: w.peer,
+                n_tables: w.n_tables,
+                tx: w.tx,
+                next_xid: AtomicU32::new(w.first_xid),
+                pending: Mutex::new(HashMap::new()),
+                closed: w.closed,
+                request_timeout: w.request_timeout,
+                dpid_label: dpid_label(w.dpid),
+                metrics: w.metrics,
+            }),
+        }
+    }
+
+    pub fn dpid(&self) -> u64 {
+        self.inner.dpid
+    }
+
+    /// Identifies this connection (a reconnecting switch gets a new one).
+    pub fn conn_id(&self) -> u64 {
+        self.inner.conn_id
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.inner.peer
+    }
+
+    pub fn n_tables(&self) -> u8 {
+        self.inner.n_tables
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.is_cancelled()
+    }
+
+    /// Closes the connection (the connection task notices and shuts down).
+    pub fn close(&self) {
+        self.inner.closed.cancel();
+    }
+
+    /// Resolves when the connection has closed.
+    pub async fn closed(&self) {
+        self.inner.closed.cancelled().await
+    }
+
+    fn next_xid(&self) -> u32 {
+        // xid 0 is avoided: some switches use it for unsolicited messages.
+        loop {
+            let xid = self.inner.next_xid.fetch_add(1, Ordering::Relaxed);
+            if xid != 0 {
+                return xid;
+            }
+        }
+    }
+
+    fn count_sent(&self, msg: &Message) {
+        match msg {
+            Message::FlowMod(_) => self.inner.metrics.flowmsgs_sent.with_label_values(&[&self.inner.dpid_label]).inc(),
+            Message::PacketOut(_) => {
+                self.inner.metrics.packet_outs_sent.with_label_values(&[&self.inner.dpid_label]).inc()
+            }
+            _ => {}
+        }
+    }
+
+    /// Queues `msg` with a fresh xid, waiting for room if the queue is full. Returns the xid.
+    pub async fn send(&self, msg: &Message) -> Result<u32, SendError> {
+        let xid = self.next_xid();
+        let bytes = msg.to_bytes(xid);
+        self.inner.tx.send(bytes).await.map_err(|_| SendError::Closed)?;
+        self.count_sent(msg);
+        Ok(xid)
+    }
+
+    /// Queues `msg` without waiting; fails with `SendError::Full` rather than blocking (packet-in paths).
+    pub fn try_send(&self, msg: &Message) -> Result<u32, SendError> {
+        let xid = self.next_xid();
+        let bytes = msg.to_bytes(xid);
+        self.inner.tx.try_send(bytes).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SendError::Full,
+            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+        })?;
+        self.count_sent(msg);
+        Ok(xid)
+    }
+
+    /// Queues several messages as one write (e.g. forward rule, reverse rule and packet-out).
+    pub async fn send_all(&self, msgs: &[Message]) -> Result<(), SendError> {
+        let mut buf = BytesMut::with_capacity(128 * msgs.len());
+        for msg in msgs {
+            msg.encode(self.next_xid(), &mut buf);
+        }
+        self.inner.tx.send(buf.freeze()).await.map_err(|_| SendError::Closed)?;
+        msgs.iter().for_each(|m| self.count_sent(m));
+        Ok(())
+    }
+
+    /// Non-blocking variant of [`send_all`](Self::send_all).
+    pub fn try_send_all(&self, msgs: &[Message]) -> Result<(), SendError> {
+        let mut buf = BytesMut::with_capacity(128 * msgs.len());
+        for msg in msgs {
+            msg.encode(self.next_xid(), &mut buf);
+        }
+        self.inner.tx.try_send(buf.freeze()).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SendError::Full,
+            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+        })?;
+        msgs.iter().for_each(|m| self.count_sent(m));
+        Ok(())
+    }
+
+    /// Sends a request and waits for its reply (multipart replies reassembled into one).
+    pub async fn request(&self, msg: &Message) -> Result<Message, RequestError> {
+        let timeout = self.inner.request_timeout;
+        self.request_with_timeout(msg, timeout).await
+    }
+
+    pub async fn request_with_timeout(&self, msg: &Message, timeout: Duration) -> Result<Message, RequestError> {
+        let xid = self.next_xid();
+        let (tx, rx) = oneshot::channel();
+        let pending = match msg {
+            Message::MultipartRequest(_) => Pending::Multipart { tx, parts: Vec::new() },
+            _ => Pending::Single(tx),
+        };
+        self.lock_pending().insert(xid, pending);
+        if self.inner.tx.send(msg.to_bytes(xid)).await.is_err() {
+            self.lock_pending().remove(&xid);
+            return Err(RequestError::Closed);
+        }
+        self.count_sent(msg);
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(RequestError::Closed),
+            Err(_) => {
+                self.lock_pending().remove(&xid);
+                Err(RequestError::Timeout(timeout))
+            }
+        }
+    }
+
+    /// Sends a BARRIER_REQUEST and waits for the reply: every message queued before it has been processed.
+    pub async fn barrier(&self) -> Result<(), RequestError> {
+        self.request(&Message::BarrierRequest).await.map(|_| ())
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Pending>> {
+        // A panic while holding this lock cannot leave the map inconsistent (single inserts/removes).
+        self.inner.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Called by the connection's reader for every message. Returns the message back if nobody awaits
+    /// `xid`, so it is dispatched to apps as an event.
+    pub(crate) fn complete(&self, xid: u32, msg: Message) -> Option<Message> {
+        let mut pending = self.lock_pending();
+        let Some(entry) = pending.remove(&xid) else {
+            return Some(msg);
+        };
+        match (entry, msg) {
+            (Pending::Single(tx), Message::Error(err)) | (Pending::Multipart { tx, .. }, Message::Error(err)) => {
+                let _ = tx.send(Err(RequestError::Switch(Box::new(err))));
+            }
+            (Pending::Multipart { tx, mut parts }, Message::MultipartReply(part)) => {
+                let more = part.is_more();
+                parts.push(part);
+                if more {
+                    pending.insert(xid, Pending::Multipart { tx, parts });
+                } else {
+                    let merged = merge_replies(parts)
+                        .map(Message::MultipartReply)
+                        .map_err(|e| RequestError::Multipart(e.to_string()));
+                    let _ = tx.send(merged);
+                }
+            }
+            (Pending::Single(tx), msg) | (Pending::Multipart { tx, .. }, msg) => {
+                let _ = tx.send(Ok(msg));
+            }
+        }
+        None
+    }
+
+    /// Fails every outstanding request (the connection is gone).
+    pub(crate) fn fail_all(&self) {
+        let drained: Vec<Pending> = self.lock_pending().drain().map(|(_, p)| p).collect();
+        for p in drained {
+            let tx = match p {
+                Pending::Single(tx) | Pending::Multipart { tx, .. } => tx,
+            };
+            let _ = tx.send(Err(RequestError::Closed));
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Wires the parts together: listeners, the connection limit, the apps and the dispatcher.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::apps::{AppSlot, Dispatcher, l2switch::L2Switch, spawn_app};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::ofp::connection::{ConnectionContext, serve_connection};
+use crate::ofp::registry::DatapathRegistry;
+
+/// Handles to a running controller's shared state, for the REST API and tests.
+#[derive(Clone)]
+pub struct Controller {
+    pub config: Arc<Config>,
+    pub metrics: Metrics,
+    pub registry: DatapathRegistry,
+}
+
+/// Errors starting the controller.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("unknown app {0:?} (known: l2switch)")]
+    UnknownApp(String),
+    #[error("no apps selected")]
+    NoApps,
+}
+
+fn start_apps(
+    config: &Config,
+    metrics: &Metrics,
+    shutdown: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) -> Result<Vec<AppSlot>, StartError> {
+    if config.apps.is_empty() {
+        return Err(StartError::NoApps);
+    }
+    let mut slots = Vec::new();
+    for name in &config.apps {
+        let (slot, task) = match name.as_str() {
+            "l2switch" => spawn_app(L2Switch::new(config.l2switch.idle_timeout), metrics.clone(), shutdown.clone()),
+            other => return Err(StartError::UnknownApp(other.to_string())),
+        };
+        tasks.spawn(async move {
+            let _ = task.await;
+        });
+        slots.push(slot);
+    }
+    Ok(slots)
+}
+
+/// Runs the controller on already-bound OpenFlow listeners until `shutdown` resolves.
+///
+/// `ready` is called once the apps run and the listeners accept, with the shared state (tests use it
+/// to reach the registry; `main` starts the REST API with it).
+pub async fn run(
+    config: Config,
+    listeners: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()>,
+    ready: impl FnOnce(Controller),
+) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let metrics = Metrics::new();
+    let registry = DatapathRegistry::new();
+    let stop = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+
+    let slots = start_apps(&config, &metrics, &stop, &mut tasks)?;
+    let dispatcher = Dispatcher::new(slots, metrics.clone());
+    info!(apps = ?dispatcher.app_names(), "apps started");
+
+    let ctx = ConnectionContext {
+        config: Arc::new(config.openflow.connection_config()),
+        metrics: metrics.clone(),
+        registry: registry.clone(),
+        dispatcher,
+        shutdown: stop.clone(),
+    };
+    let limit = Arc::new(Semaphore::new(config.max_switches.max(1)));
+    let conn_ids = Arc::new(AtomicU64::new(1));
+    for listener in listeners {
+        info!(addr = %listener.local_addr()?, "OpenFlow listener");
+        let ctx = ctx.clone();
+        let limit = limit.clone();
+        let conn_ids = conn_ids.clone();
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            let mut conns = JoinSet::new();
+            loop {
+                let accepted = tokio::select! {
+                    _ = stop.cancelled() => break,
+                    a = listener.accept() => a,
+                };
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        warn!(cause = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = limit.clone().try_acquire_owned() else {
+                    warn!(%peer, "switch limit reached; refusing connection");
+                    drop(stream);
+                    continue;
+                };
+                let id = conn_ids.fetch_add(1, Ordering::Relaxed);
+                let ctx = ctx.clone();
+                conns.spawn(async move {
+                    serve_connection(stream, peer, id, ctx).await;
+                    drop(permit);
+                });
+                // Reap finished connection tasks so the set does not grow without bound.
+                while conns.try_join_next().is_some() {}
+            }
+            conns.shutdown().await;
+        });
+    }
+
+    ready(Controller { config: config.clone(), metrics, registry });
+    shutdown.await;
+    info!("shutting down");
+    stop.cancel();
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
