@@ -192,13 +192,6 @@ impl LenPatch {
         let len = u16::try_from(len).unwrap_or(u16::MAX);
         buf[self.at..self.at + 2].copy_from_slice(&len.to_be_bytes());
     }
-
-    /// Patches the length with an explicit value (for structures whose length excludes trailing padding,
-    /// such as `ofp_match`).
-    pub(crate) fn finish_with(self, buf: &mut BytesMut, len: usize) {
-        let len = u16::try_from(len).unwrap_or(u16::MAX);
-        buf[self.at..self.at + 2].copy_from_slice(&len.to_be_bytes());
-    }
 }
 
 /// Appends zero bytes until the structure that started at `start` is a multiple of `align` long.
@@ -210,6 +203,17 @@ pub(crate) fn pad_to(buf: &mut BytesMut, start: usize, align: usize) {
 
 pub(crate) fn put_zeros(buf: &mut BytesMut, n: usize) {
     buf.put_bytes(0, n);
+}
+
+/// A message body (everything after `ofp_header`): how each message family plugs into
+/// [`crate::message::Message`]'s decode and encode dispatch.
+pub(crate) trait Body: Sized {
+    /// Parses the body. `input` is exactly the body (bounded by the header's length); `src` is the
+    /// whole frame, for zero-copy payloads via [`share`]. Must consume all of `input` or fail.
+    fn parse<'a>(input: &'a [u8], src: &Bytes) -> PResult<'a, Self>;
+
+    /// Appends the body; the header and its length are written by the caller.
+    fn emit(&self, buf: &mut BytesMut);
 }
 
 #[cfg(test)]
@@ -263,15 +267,4 @@ mod tests {
         let foreign = share(&src, b"xyz");
         assert_eq!(&foreign[..], b"xyz");
     }
-}
-
-/// A message body (everything after `ofp_header`): how each message family plugs into
-/// [`crate::message::Message`]'s decode and encode dispatch.
-pub(crate) trait Body: Sized {
-    /// Parses the body. `input` is exactly the body (bounded by the header's length); `src` is the
-    /// whole frame, for zero-copy payloads via [`share`]. Must consume all of `input` or fail.
-    fn parse<'a>(input: &'a [u8], src: &Bytes) -> PResult<'a, Self>;
-
-    /// Appends the body; the header and its length are written by the caller.
-    fn emit(&self, buf: &mut BytesMut);
 }

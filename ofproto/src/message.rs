@@ -142,9 +142,9 @@ impl Message {
     }
 
     fn decode_body(msg_type: MsgType, body: &[u8], src: &Bytes) -> Result<Message, WireErr> {
-        fn run<'a, T: Body>(body: &'a [u8], src: &Bytes) -> Result<T, WireErr> {
+        fn run<T: Body>(body: &[u8], src: &Bytes) -> Result<T, WireErr> {
             match T::parse(body, src) {
-                Ok((rest, value)) if rest.is_empty() => Ok(value),
+                Ok(([], value)) => Ok(value),
                 Ok((rest, _)) => Err(WireErr {
                     field: "body",
                     remaining: rest.len(),
@@ -243,7 +243,8 @@ impl Message {
 
     /// Encodes into a fresh buffer.
     pub fn to_bytes(&self, xid: u32) -> Bytes {
-        let mut buf = BytesMut::with_capacity(64);
+        // 256 bytes holds a typical FLOW_MOD or PACKET_OUT without reallocating.
+        let mut buf = BytesMut::with_capacity(256);
         self.encode(xid, &mut buf);
         buf.freeze()
     }
