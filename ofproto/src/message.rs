@@ -205,6 +205,10 @@ impl Message {
     }
 
     /// Appends the whole message (header included, length computed) with transaction id `xid`.
+    ///
+    /// OpenFlow lengths are 16-bit: a message must fit in 65535 bytes. Building a larger one (e.g. a
+    /// flow-stats reply with thousands of entries) is a caller error; split it first
+    /// (`multipart::split_reply`). Debug builds assert this; release builds write a capped length.
     pub fn encode(&self, xid: u32, buf: &mut BytesMut) {
         let start = buf.len();
         Header { version: OFP_VERSION, msg_type: self.msg_type(), length: 0, xid }.emit(buf);
@@ -237,6 +241,7 @@ impl Message {
             Message::MeterMod(m) => m.emit(buf),
             Message::Unknown { body, .. } => buf.put_slice(body),
         }
+        debug_assert!(buf.len() - start <= usize::from(u16::MAX), "OpenFlow message over 65535 bytes");
         let len = u16::try_from(buf.len() - start).unwrap_or(u16::MAX);
         buf[start + 2..start + 4].copy_from_slice(&len.to_be_bytes());
     }
