@@ -320,14 +320,13 @@ impl Action {
             }
             Action::SetQueue(id) | Action::Group(id) => short(buf, id.to_be_bytes()),
             Action::SetField(oxm) => {
-                let start = buf.len();
-                buf.put_slice(&[t0, t1, 0, 0]);
+                // Length known up front (no back-patch): header + TLV, padded to 8 (§7.2.5).
+                let tlv_len = oxm.encoded_len();
+                let len = (ACTION_HEADER_LEN + tlv_len).next_multiple_of(ACTION_ALIGN);
+                let [l0, l1] = u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes();
+                buf.put_slice(&[t0, t1, l0, l1]);
                 oxm.emit(buf);
-                pad_to(buf, start, ACTION_ALIGN);
-                let len = u16::try_from(buf.len() - start).unwrap_or(u16::MAX);
-                if let Some(field) = buf.get_mut(start + 2..start + ACTION_HEADER_LEN) {
-                    field.copy_from_slice(&len.to_be_bytes());
-                }
+                buf.put_bytes(0, len - ACTION_HEADER_LEN - tlv_len);
             }
             Action::Experimenter { experimenter, data } => {
                 let start = buf.len();

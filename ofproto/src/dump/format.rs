@@ -2,10 +2,12 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use super::summary::summarize;
-use super::{Outcome, Record, Timestamp};
+use super::{Direction, Outcome, Record, Timestamp};
+use crate::Message;
 use crate::error::DecodeErrorKind;
 
 /// `2026-11-23T03:57:17.123456Z` (UTC, microseconds: what capture tools record).
@@ -93,49 +95,76 @@ fn hex_string(bytes: &[u8]) -> String {
     out
 }
 
+/// The JSON line's fields, in print order (a struct, not a map, so the order is stable).
+#[derive(Serialize)]
+struct JsonRecord<'a> {
+    ts: Option<f64>,
+    direction: Option<Direction>,
+    src: Option<String>,
+    dst: Option<String>,
+    offset: u64,
+    xid: Option<u32>,
+    #[serde(rename = "type")]
+    msg_type: &'static str,
+    length: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<JsonMessage<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum JsonMessage<'a> {
+    Message(&'a Message),
+    /// Unit variants (`BarrierRequest`) would serialise as a bare string: keep the object shape.
+    Unit(Value),
+}
+
 /// One JSON object (no newline): `ts` (seconds, float), `direction`, `src`, `dst` (null outside
-/// captures), `offset`, `xid`, `type`, `length`, then `message` (the serde form of [`crate::Message`],
+/// captures), `offset`, `xid`, `type`, `length`, then `message` (the serde form of [`Message`],
 /// always an object `{"Variant": ...}`) or `error` plus `raw` (hex of the undecodable bytes).
 pub fn format_json(record: &Record) -> String {
-    let mut obj = Map::new();
-    obj.insert("ts".into(), record.ts.map_or(Value::Null, |t| json!(t.as_secs_f64())));
     let ep = record.endpoints.as_ref();
-    obj.insert("direction".into(), ep.map_or(Value::Null, |e| json!(e.direction)));
-    obj.insert("src".into(), ep.map_or(Value::Null, |e| json!(e.src.to_string())));
-    obj.insert("dst".into(), ep.map_or(Value::Null, |e| json!(e.dst.to_string())));
-    obj.insert("offset".into(), json!(record.offset));
-    obj.insert("xid".into(), record.header.map_or(Value::Null, |h| json!(h.xid)));
-    obj.insert("type".into(), json!(record.type_name()));
-    obj.insert("length".into(), json!(record.header.map_or(record.raw.len(), |h| usize::from(h.length))));
+    let mut line = JsonRecord {
+        ts: record.ts.map(|t| t.as_secs_f64()),
+        direction: ep.map(|e| e.direction),
+        src: ep.map(|e| e.src.to_string()),
+        dst: ep.map(|e| e.dst.to_string()),
+        offset: record.offset,
+        xid: record.header.map(|h| h.xid),
+        msg_type: record.type_name(),
+        length: record.header.map_or(record.raw.len(), |h| usize::from(h.length)),
+        message: None,
+        error: None,
+        raw: None,
+    };
     match &record.outcome {
         Outcome::Decoded(message) => {
-            let value = match serde_json::to_value(message) {
-                // Unit variants (`BarrierRequest`) serialise as a bare string: keep the object shape.
-                Ok(Value::String(name)) => json!({ name: {} }),
-                Ok(v) => v,
-                Err(e) => json!({ "serialization_error": e.to_string() }),
-            };
-            obj.insert("message".into(), value);
+            line.message = Some(match serde_json::to_value(message) {
+                Ok(Value::String(name)) => JsonMessage::Unit(json!({ name: {} })),
+                _ => JsonMessage::Message(message),
+            });
         }
         Outcome::DecodeFailed(error) => {
-            obj.insert(
-                "error".into(),
-                json!({
-                    "message": error.message,
-                    "field": error.field,
-                    "offset": error.offset,
-                    "kind": kind_name(&error.kind),
-                    "text": error.to_string(),
-                }),
-            );
-            obj.insert("raw".into(), json!(hex_string(&record.raw)));
+            line.error = Some(json!({
+                "message": error.message,
+                "field": error.field,
+                "offset": error.offset,
+                "kind": kind_name(&error.kind),
+                "text": error.to_string(),
+            }));
+            line.raw = Some(hex_string(&record.raw));
         }
         Outcome::Unframed(why) => {
-            obj.insert("error".into(), json!({ "kind": "unframed", "text": why.to_string() }));
-            obj.insert("raw".into(), json!(hex_string(&record.raw)));
+            line.error = Some(json!({ "kind": "unframed", "text": why.to_string() }));
+            line.raw = Some(hex_string(&record.raw));
         }
     }
-    Value::Object(obj).to_string()
+    serde_json::to_string(&line)
+        .unwrap_or_else(|e| json!({ "serialization_error": e.to_string() }).to_string())
 }
 
 fn kind_name(kind: &DecodeErrorKind) -> &'static str {
@@ -174,6 +203,8 @@ mod tests {
         assert_eq!(v["length"], 10);
         assert_eq!(v["message"], json!({"EchoRequest": "abcd"}));
         assert_eq!(v["ts"], Value::Null);
+        let line = format_json(&records[0]);
+        assert!(line.starts_with(r#"{"ts":null,"direction":null,"src":null,"dst":null,"offset":0,"xid":18,"type":"ECHO_REQUEST","length":10,"message":"#), "{line}");
 
         let barrier = decode_stream(Bytes::from_static(&[4, 20, 0, 8, 0, 0, 0, 1]), 65535);
         let v: Value = serde_json::from_str(&format_json(&barrier[0])).unwrap();

@@ -5,9 +5,9 @@
 //! controller's `rudder ofdump` subcommand share the same code: read the input, call [`run`] (or
 //! [`parse_hex`] then [`run`]), print each record with [`format_text`] or [`format_json`].
 //!
-//! Layers, bottom up: `net` parses link/IP/TCP headers, `tcp` reassembles each TCP direction,
-//! `stream` frames a byte stream into messages (resynchronising after gaps), `capture` walks
-//! pcap/pcapng files, `format` and `summary` print.
+//! Layers, bottom up: `pcapfile` walks pcap/pcapng files, `net` parses link/IP/TCP headers, `tcp`
+//! reassembles each TCP direction, `capture` tracks connections, `stream` frames a byte stream into
+//! messages (resynchronising after gaps), `format` and `summary` print.
 
 mod format;
 mod hex;
@@ -18,6 +18,8 @@ mod summary;
 mod capture;
 #[cfg(feature = "pcap")]
 mod net;
+#[cfg(feature = "pcap")]
+mod pcapfile;
 #[cfg(feature = "pcap")]
 mod tcp;
 #[cfg(all(test, feature = "pcap"))]

@@ -63,6 +63,7 @@ impl StreamDecoder {
 
     /// Bytes `missing` were lost before the next `push`: whatever is buffered can no longer be
     /// completed, so it is skipped and the decoder looks for the next header.
+    #[cfg_attr(not(feature = "pcap"), allow(dead_code))] // only TCP reassembly sees gaps
     pub(crate) fn gap(&mut self, missing: u64, out: &mut Vec<Record>) {
         if self.resync.is_none() {
             self.flush_skipped(out);

@@ -7,6 +7,7 @@ use crate::Message;
 use crate::error_msg::{ErrorMsg, ErrorType};
 use crate::flow::{FlowMod, FlowModCommand, FlowRemoved, flow_mod_flags};
 use crate::instruction::Instruction;
+use crate::multipart::{FlowStats, MultipartReply, MultipartReplyBody, multipart_reply_flags};
 use crate::packet::{PacketIn, PacketOut};
 use crate::types::NO_BUFFER;
 
@@ -18,6 +19,9 @@ pub(crate) fn summarize(message: &Message) -> String {
         Message::PacketOut(m) => packet_out(m),
         Message::FlowRemoved(m) => flow_removed(m),
         Message::Error(m) => error(m),
+        Message::MultipartReply(MultipartReply { flags, body: MultipartReplyBody::Flow(flows) }) => {
+            flow_stats(*flags, flows)
+        }
         Message::FeaturesReply(f) => format!(
             "dpid={:#018x} n_buffers={} n_tables={} auxiliary_id={} capabilities={:#x}",
             f.datapath_id, f.n_buffers, f.n_tables, f.auxiliary_id, f.capabilities
@@ -113,6 +117,36 @@ fn instructions(list: &[Instruction]) -> String {
         }
     }
     parts.join(",")
+}
+
+/// ovs-ofctl dump-flows style: a count line, then one line per flow entry (OF1.3.5 §7.3.5.2).
+fn flow_stats(flags: u16, flows: &[FlowStats]) -> String {
+    let more = if flags & multipart_reply_flags::REPLY_MORE != 0 { " (more follow)" } else { "" };
+    let mut s = format!("FLOW stats: {} flows{more}", flows.len());
+    for f in flows {
+        let _ = write!(
+            s,
+            "\ncookie={:#x} duration={}.{:03}s table={} n_packets={} n_bytes={}",
+            f.cookie,
+            f.duration_sec,
+            f.duration_nsec / 1_000_000,
+            f.table_id,
+            f.packet_count,
+            f.byte_count
+        );
+        if f.idle_timeout != 0 {
+            let _ = write!(s, " idle_timeout={}", f.idle_timeout);
+        }
+        if f.hard_timeout != 0 {
+            let _ = write!(s, " hard_timeout={}", f.hard_timeout);
+        }
+        let _ = write!(s, "{} priority={}", flow_flags(f.flags), f.priority);
+        if !f.r#match.fields.is_empty() {
+            let _ = write!(s, " {}", f.r#match);
+        }
+        let _ = write!(s, " actions={}", instructions(&f.instructions));
+    }
+    s
 }
 
 /// `in_port=1 reason=NoMatch table_id=0 cookie=0x0 total_len=64 buffer=none match=in_port=1` then
@@ -249,6 +283,34 @@ mod tests {
         let text = summarize(&Message::FlowMod(FlowMod::delete_all()));
         assert!(text.starts_with("DEL table=255 "), "{text}");
         assert!(text.ends_with(" actions=drop"), "{text}");
+    }
+
+    #[test]
+    fn flow_stats_reply_lists_one_flow_per_line() {
+        let flow = FlowStats {
+            table_id: 0,
+            duration_sec: 3,
+            duration_nsec: 250_000_000,
+            priority: 100,
+            idle_timeout: 10,
+            hard_timeout: 0,
+            flags: flow_mod_flags::SEND_FLOW_REM,
+            cookie: 0x2a,
+            packet_count: 7,
+            byte_count: 700,
+            r#match: Match::new().tcp_dst(80),
+            instructions: vec![Instruction::ApplyActions(vec![Action::output(PortNo(3))])],
+        };
+        let reply = MultipartReply { flags: 1, body: MultipartReplyBody::Flow(vec![flow.clone(), flow]) };
+        let text = summarize(&Message::MultipartReply(reply));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "FLOW stats: 2 flows (more follow)");
+        assert_eq!(
+            lines[1],
+            "cookie=0x2a duration=3.250s table=0 n_packets=7 n_bytes=700 idle_timeout=10 send_flow_rem \
+             priority=100 tcp_dst=80 actions=output:3"
+        );
+        assert_eq!(lines.len(), 3);
     }
 
     #[test]
