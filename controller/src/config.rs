@@ -24,6 +24,7 @@ pub struct Config {
     pub max_switches: usize,
     pub openflow: OpenFlowConfig,
     pub l2switch: L2SwitchConfig,
+    pub topology: crate::apps::topology::TopologyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -56,6 +57,7 @@ impl Default for Config {
             max_switches: 4096,
             openflow: OpenFlowConfig::default(),
             l2switch: L2SwitchConfig::default(),
+            topology: crate::apps::topology::TopologyConfig::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod apps;
 pub mod bench;
 pub mod config;
 pub mod metrics;
+pub mod ofdump;
 pub mod ofp;
 // REST API (added by the REST engineer; see their report).
 pub mod rest;

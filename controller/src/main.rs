@@ -7,10 +7,16 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use rudder_controller::Config;
+use rudder_controller::rest::{self, ApiState, spawn_port_stats_poller};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "rudder", version, about = "Rudder: an OpenFlow 1.3 controller that steers traffic to inference nodes")]
+#[command(
+    name = "rudder",
+    version,
+    about = "Rudder: an OpenFlow 1.3 controller that steers traffic to inference nodes"
+)]
 struct Cli {
     /// Log format.
     #[arg(long, value_enum, default_value = "text", env = "RUDDER_LOG_FORMAT", global = true)]
@@ -29,6 +35,10 @@ enum LogFormat {
 enum Command {
     /// Run the controller: accept switches on TCP 6653, run the selected apps, serve the REST API.
     Serve(ServeArgs),
+    /// Print OpenFlow 1.3 messages from a hex string, a binary file or a pcap/pcapng capture.
+    Ofdump(rudder_controller::ofdump::OfdumpArgs),
+    /// Benchmark an OpenFlow 1.3 controller (cbench-style)
+    Bench(rudder_controller::bench::BenchArgs),
 }
 
 #[derive(Args)]
@@ -39,7 +49,7 @@ struct ServeArgs {
     /// OpenFlow listen address (repeatable), e.g. 0.0.0.0:6653 and 0.0.0.0:6633.
     #[arg(long = "listen", value_name = "ADDR")]
     listen: Vec<SocketAddr>,
-    /// App to run (repeatable): l2switch.
+    /// App to run (repeatable): l2switch or topology.
     #[arg(long = "app", value_name = "NAME")]
     apps: Vec<String>,
     /// REST API and /metrics address (loopback by default).
@@ -63,6 +73,9 @@ struct ServeArgs {
     /// Keep the flows a switch already has when it connects (default: delete them).
     #[arg(long)]
     keep_flows: bool,
+    /// Seconds between port-statistics polls feeding the `of_port_*` metrics (0: off).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    port_stats_interval: f64,
 }
 
 impl ServeArgs {
@@ -135,17 +148,63 @@ async fn shutdown_signal() {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
     match cli.command {
+        Command::Ofdump(args) => Ok(rudder_controller::ofdump::main(&args, "rudder ofdump")),
+        Command::Bench(args) => {
+            rudder_controller::bench::run_bench(args).await.map(|()| std::process::ExitCode::SUCCESS)
+        }
         Command::Serve(args) => {
+            let poll_every = std::time::Duration::from_secs_f64(args.port_stats_interval.max(0.0));
             let config = args.into_config()?;
             let mut listeners = Vec::new();
             for addr in &config.listen {
-                listeners.push(TcpListener::bind(addr).await.with_context(|| format!("binding OpenFlow port {addr}"))?);
+                listeners.push(
+                    TcpListener::bind(addr).await.with_context(|| format!("binding OpenFlow port {addr}"))?,
+                );
             }
-            rudder_controller::run(config, listeners, shutdown_signal(), |_controller| {}).await
+            let api_listener = match config.api_listen {
+                Some(addr) => Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("binding the REST API on {addr}"))?,
+                ),
+                None => None,
+            };
+            let stop = CancellationToken::new();
+            tokio::spawn({
+                let stop = stop.clone();
+                async move {
+                    shutdown_signal().await;
+                    stop.cancel();
+                }
+            });
+            let api_stop = stop.clone();
+            rudder_controller::run(config, listeners, stop.clone().cancelled_owned(), move |controller| {
+                if !poll_every.is_zero() {
+                    spawn_port_stats_poller(
+                        controller.clone(),
+                        poll_every,
+                        api_stop.clone().cancelled_owned(),
+                    );
+                }
+                if let Some(listener) = api_listener {
+                    let token = controller.config.api_token.clone();
+                    let mut state = ApiState::new(controller.clone(), token);
+                    if let Some(view) = controller.topology.clone() {
+                        state = state.with_routes(rest::topology::router(view));
+                    }
+                    tokio::spawn(async move {
+                        if let Err(e) = rest::serve(listener, state, api_stop.cancelled_owned()).await {
+                            tracing::error!(cause = %e, "REST API stopped");
+                        }
+                    });
+                }
+            })
+            .await
+            .map(|()| std::process::ExitCode::SUCCESS)
         }
     }
 }

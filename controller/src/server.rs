@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::apps::topology::{TopologyApp, TopologyView};
 use crate::apps::{AppSlot, Dispatcher, l2switch::L2Switch, spawn_app};
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -22,13 +23,17 @@ pub struct Controller {
     pub config: Arc<Config>,
     pub metrics: Metrics,
     pub registry: DatapathRegistry,
+    /// The topology app's view of switches, links and hosts, when that app runs.
+    pub topology: Option<TopologyView>,
 }
 
 /// Errors starting the controller.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("unknown app {0:?} (known: l2switch)")]
+    #[error("unknown app {0:?} (known: l2switch, topology)")]
     UnknownApp(String),
+    #[error("apps {0} and {1} both forward table-miss traffic; run one of them")]
+    Conflict(&'static str, &'static str),
     #[error("no apps selected")]
     NoApps,
 }
@@ -38,14 +43,23 @@ fn start_apps(
     metrics: &Metrics,
     shutdown: &CancellationToken,
     tasks: &mut JoinSet<()>,
-) -> Result<Vec<AppSlot>, StartError> {
+) -> Result<(Vec<AppSlot>, Option<TopologyView>), StartError> {
     if config.apps.is_empty() {
         return Err(StartError::NoApps);
     }
+    if config.apps.iter().any(|a| a == "l2switch") && config.apps.iter().any(|a| a == "topology") {
+        return Err(StartError::Conflict("l2switch", "topology"));
+    }
     let mut slots = Vec::new();
+    let mut topology = None;
     for name in &config.apps {
         let (slot, task) = match name.as_str() {
             "l2switch" => spawn_app(L2Switch::new(config.l2switch.idle_timeout), metrics.clone(), shutdown.clone()),
+            "topology" => {
+                let (app, view) = TopologyApp::new(config.topology.clone());
+                topology = Some(view);
+                spawn_app(app, metrics.clone(), shutdown.clone())
+            }
             other => return Err(StartError::UnknownApp(other.to_string())),
         };
         tasks.spawn(async move {
@@ -53,7 +67,7 @@ fn start_apps(
         });
         slots.push(slot);
     }
-    Ok(slots)
+    Ok((slots, topology))
 }
 
 /// Runs the controller on already-bound OpenFlow listeners until `shutdown` resolves.
@@ -72,7 +86,7 @@ pub async fn run(
     let stop = CancellationToken::new();
     let mut tasks = JoinSet::new();
 
-    let slots = start_apps(&config, &metrics, &stop, &mut tasks)?;
+    let (slots, topology) = start_apps(&config, &metrics, &stop, &mut tasks)?;
     let dispatcher = Dispatcher::new(slots, metrics.clone());
     info!(apps = ?dispatcher.app_names(), "apps started");
 
@@ -124,7 +138,7 @@ pub async fn run(
         });
     }
 
-    ready(Controller { config: config.clone(), metrics, registry });
+    ready(Controller { config: config.clone(), metrics, registry, topology });
     shutdown.await;
     info!("shutting down");
     stop.cancel();

@@ -53,6 +53,7 @@ pub(crate) fn field<'a, O>(
 }
 
 /// A failure of `kind` at the start of `input`, blamed on `field`.
+#[cold]
 pub(crate) fn fail(input: &[u8], field: &'static str, kind: DecodeErrorKind) -> nom::Err<WireErr> {
     nom::Err::Error(WireErr { field, remaining: input.len(), kind })
 }
@@ -85,22 +86,32 @@ pub(crate) fn within<'a, O>(
     parser: impl FnOnce(&'a [u8]) -> PResult<'a, O>,
 ) -> PResult<'a, O> {
     let (rest, inner) = take_exact(input, len, field)?;
-    // Errors inside `inner` count their remaining bytes from the end of `inner`; add what follows it
-    // so that offsets stay relative to the whole frame.
-    let (left, out) = parser(inner).map_err(|e| {
-        e.map(|mut err| {
-            err.remaining += rest.len();
-            err
-        })
-    })?;
+    let (left, out) = parser(inner).map_err(|e| rebase(e, rest.len()))?;
     if !left.is_empty() {
-        return Err(nom::Err::Error(WireErr {
-            field,
-            remaining: left.len() + rest.len(),
-            kind: DecodeErrorKind::TrailingBytes { count: left.len() },
-        }));
+        return Err(trailing(field, left.len(), rest.len()));
     }
     Ok((rest, out))
+}
+
+/// Makes an error from inside a bounded part relative to the whole input again: errors inside the
+/// part count their remaining bytes from the part's end, so add the `after` bytes that follow it.
+/// Error paths are kept out of line so the parsers' success paths stay short.
+#[cold]
+pub(crate) fn rebase(err: nom::Err<WireErr>, after: usize) -> nom::Err<WireErr> {
+    err.map(|mut err| {
+        err.remaining += after;
+        err
+    })
+}
+
+/// `count` bytes left unread at the end of a bounded part that `after` more bytes follow.
+#[cold]
+fn trailing(field: &'static str, count: usize, after: usize) -> nom::Err<WireErr> {
+    nom::Err::Error(WireErr {
+        field,
+        remaining: count + after,
+        kind: DecodeErrorKind::TrailingBytes { count },
+    })
 }
 
 /// Parses items with `item` until `input` is exhausted. `item` must consume at least one byte.
@@ -195,15 +206,30 @@ impl LenPatch {
 }
 
 /// Appends zero bytes until the structure that started at `start` is a multiple of `align` long.
+#[inline]
 pub(crate) fn pad_to(buf: &mut BytesMut, start: usize, align: usize) {
     let len = buf.len() - start;
     let padded = len.div_ceil(align) * align;
     put_zeros(buf, padded - len);
 }
 
+/// Appends `n` zero bytes.
+///
+/// OpenFlow padding is almost always under 8 bytes (structures align to 8): that case writes one
+/// fixed 8-byte block and trims it, a single store instead of a call to `memset` with a run-time
+/// length, which showed up at 5 % of a FLOW_MOD encode.
+#[inline]
 pub(crate) fn put_zeros(buf: &mut BytesMut, n: usize) {
-    buf.put_bytes(0, n);
+    if n <= ZERO_BLOCK.len() {
+        let end = buf.len() + n;
+        buf.put_slice(&ZERO_BLOCK);
+        buf.truncate(end);
+    } else {
+        buf.put_bytes(0, n);
+    }
 }
+
+const ZERO_BLOCK: [u8; 8] = [0; 8];
 
 /// A message body (everything after `ofp_header`): how each message family plugs into
 /// [`crate::message::Message`]'s decode and encode dispatch.
@@ -257,6 +283,17 @@ mod tests {
         pad_to(&mut buf, 0, 8);
         len.finish(&mut buf);
         assert_eq!(&buf[..], &[0, 7, 0, 8, 1, 0, 0, 0]);
+    }
+
+    #[test]
+    fn put_zeros_writes_exactly_n_zero_bytes() {
+        for n in 0..20 {
+            let mut buf = BytesMut::from(&[9u8, 9][..]);
+            put_zeros(&mut buf, n);
+            assert_eq!(buf.len(), 2 + n, "n = {n}");
+            assert!(buf[2..].iter().all(|&b| b == 0), "n = {n}");
+            assert_eq!(&buf[..2], &[9, 9]);
+        }
     }
 
     #[test]

@@ -102,42 +102,14 @@ impl Message {
     /// version 0x04.
     pub fn decode(frame: &Bytes) -> Result<(Header, Message), DecodeError> {
         let header = Header::parse(frame)?;
-        let length = header.length as usize;
-        let name = header.msg_type.spec_name();
-        if length > frame.len() {
-            return Err(DecodeError {
-                message: name,
-                field: "length",
-                offset: 2,
-                kind: DecodeErrorKind::Truncated,
-            });
+        let length = usize::from(header.length);
+        if length != frame.len() || (header.version != OFP_VERSION && header.msg_type != MsgType::Hello) {
+            return Err(header_error(&header, frame.len()));
         }
-        if length < frame.len() {
-            return Err(DecodeError {
-                message: name,
-                field: "length",
-                offset: length,
-                kind: DecodeErrorKind::TrailingBytes { count: frame.len() - length },
-            });
-        }
-        if header.version != OFP_VERSION && header.msg_type != MsgType::Hello {
-            return Err(DecodeError {
-                message: name,
-                field: "version",
-                offset: 0,
-                kind: DecodeErrorKind::UnsupportedVersion { version: header.version },
-            });
-        }
-        let body = &frame[HEADER_LEN..length];
-        let result = Self::decode_body(header.msg_type, body, frame);
-        match result {
+        let body = frame.get(HEADER_LEN..).unwrap_or_default();
+        match Self::decode_body(header.msg_type, body, frame) {
             Ok(msg) => Ok((header, msg)),
-            Err(err) => Err(DecodeError {
-                message: name,
-                field: if err.field.is_empty() { "body" } else { err.field },
-                offset: length.saturating_sub(err.remaining),
-                kind: err.kind,
-            }),
+            Err(err) => Err(body_error(&header, err)),
         }
     }
 
@@ -211,7 +183,10 @@ impl Message {
     /// (`multipart::split_reply`). Debug builds assert this; release builds write a capped length.
     pub fn encode(&self, xid: u32, buf: &mut BytesMut) {
         let start = buf.len();
-        Header { version: OFP_VERSION, msg_type: self.msg_type(), length: 0, xid }.emit(buf);
+        // `ofp_header` (OF1.3.5 §7.1) in one 8-byte write; the length is patched once the body is
+        // written (computing it up front would walk the body twice, which costs more than the patch).
+        let [x0, x1, x2, x3] = xid.to_be_bytes();
+        buf.put_slice(&[OFP_VERSION, self.msg_type().value(), 0, 0, x0, x1, x2, x3]);
         match self {
             Message::Hello(m) => m.emit(buf),
             Message::Error(m) => m.emit(buf),
@@ -252,6 +227,35 @@ impl Message {
         let mut buf = BytesMut::with_capacity(256);
         self.encode(xid, &mut buf);
         buf.freeze()
+    }
+}
+
+/// The error for a frame whose header does not fit it: length not the frame's size, or a version
+/// other than 1.3 on anything but HELLO. Kept out of line so the success path of
+/// [`Message::decode`] stays short (PACKET_IN decode is on the per-packet path).
+#[cold]
+fn header_error(header: &Header, frame_len: usize) -> DecodeError {
+    let message = header.msg_type.spec_name();
+    let length = usize::from(header.length);
+    let (field, offset, kind) = if length > frame_len {
+        ("length", 2, DecodeErrorKind::Truncated)
+    } else if length < frame_len {
+        ("length", length, DecodeErrorKind::TrailingBytes { count: frame_len - length })
+    } else {
+        ("version", 0, DecodeErrorKind::UnsupportedVersion { version: header.version })
+    };
+    DecodeError { message, field, offset, kind }
+}
+
+/// Turns a body parser's error (bytes remaining at the failure) into an absolute-offset
+/// [`DecodeError`].
+#[cold]
+fn body_error(header: &Header, err: WireErr) -> DecodeError {
+    DecodeError {
+        message: header.msg_type.spec_name(),
+        field: if err.field.is_empty() { "body" } else { err.field },
+        offset: usize::from(header.length).saturating_sub(err.remaining),
+        kind: err.kind,
     }
 }
 

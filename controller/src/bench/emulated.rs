@@ -34,6 +34,14 @@ pub enum EmulatorError {
     Unexpected(String),
 }
 
+/// What one answered handshake message was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HandshakeStep {
+    Features,
+    Barrier,
+    Other,
+}
+
 /// A switch with `n_ports` ports numbered from 1, MAC addresses derived from the dpid.
 pub struct EmulatedSwitch {
     pub dpid: u64,
@@ -103,40 +111,84 @@ impl EmulatedSwitch {
         tokio::time::timeout(timeout, async {
             loop {
                 let (xid, msg) = self.recv_raw().await?;
-                match msg {
-                    Message::Hello(_) => {}
-                    Message::FeaturesRequest => {
-                        let features = SwitchFeatures {
-                            datapath_id: self.dpid,
-                            n_buffers: 0,
-                            n_tables: 254,
-                            auxiliary_id: 0,
-                            capabilities: 0x4f,
-                            reserved: 0,
-                        };
-                        self.send_xid(xid, &Message::FeaturesReply(features)).await?;
-                    }
-                    Message::MultipartRequest(req) => {
-                        let body = match req.body {
-                            MultipartRequestBody::PortDesc => MultipartReplyBody::PortDesc(self.ports.clone()),
-                            other => {
-                                return Err(EmulatorError::Unexpected(format!("multipart {:?}", other.mp_type())));
-                            }
-                        };
-                        self.send_xid(xid, &Message::MultipartReply(MultipartReply::new(body))).await?;
-                    }
-                    Message::EchoRequest(data) => self.send_xid(xid, &Message::EchoReply(data)).await?,
-                    Message::BarrierRequest => {
-                        self.send_xid(xid, &Message::BarrierReply).await?;
-                        return Ok(());
-                    }
-                    other => seen.push(other),
+                if self.answer_handshake(xid, msg, &mut seen).await? == HandshakeStep::Barrier {
+                    return Ok::<(), EmulatorError>(());
                 }
             }
         })
         .await
         .map_err(|_| EmulatorError::Timeout)??;
         Ok(seen)
+    }
+
+    /// Like [`complete_handshake`](Self::complete_handshake), for controllers that never send a barrier
+    /// (ovs-testcontroller): the handshake also ends once FEATURES_REPLY is sent and the controller has
+    /// then been silent for `quiet`.
+    pub async fn complete_handshake_or_quiet(
+        &mut self,
+        timeout: Duration,
+        quiet: Duration,
+    ) -> Result<Vec<Message>, EmulatorError> {
+        let mut seen = Vec::new();
+        let mut features_sent = false;
+        tokio::time::timeout(timeout, async {
+            loop {
+                let (xid, msg) = if features_sent {
+                    match tokio::time::timeout(quiet, self.recv_raw()).await {
+                        Ok(next) => next?,
+                        Err(_) => return Ok::<(), EmulatorError>(()),
+                    }
+                } else {
+                    self.recv_raw().await?
+                };
+                match self.answer_handshake(xid, msg, &mut seen).await? {
+                    HandshakeStep::Barrier => return Ok(()),
+                    HandshakeStep::Features => features_sent = true,
+                    HandshakeStep::Other => {}
+                }
+            }
+        })
+        .await
+        .map_err(|_| EmulatorError::Timeout)??;
+        Ok(seen)
+    }
+
+    /// Answers one handshake message; anything that needs no answer is added to `seen`.
+    async fn answer_handshake(
+        &mut self,
+        xid: u32,
+        msg: Message,
+        seen: &mut Vec<Message>,
+    ) -> Result<HandshakeStep, EmulatorError> {
+        match msg {
+            Message::Hello(_) => {}
+            Message::FeaturesRequest => {
+                let features = SwitchFeatures {
+                    datapath_id: self.dpid,
+                    n_buffers: 0,
+                    n_tables: 254,
+                    auxiliary_id: 0,
+                    capabilities: 0x4f,
+                    reserved: 0,
+                };
+                self.send_xid(xid, &Message::FeaturesReply(features)).await?;
+                return Ok(HandshakeStep::Features);
+            }
+            Message::MultipartRequest(req) => {
+                let body = match req.body {
+                    MultipartRequestBody::PortDesc => MultipartReplyBody::PortDesc(self.ports.clone()),
+                    other => return Err(EmulatorError::Unexpected(format!("multipart {:?}", other.mp_type()))),
+                };
+                self.send_xid(xid, &Message::MultipartReply(MultipartReply::new(body))).await?;
+            }
+            Message::EchoRequest(data) => self.send_xid(xid, &Message::EchoReply(data)).await?,
+            Message::BarrierRequest => {
+                self.send_xid(xid, &Message::BarrierReply).await?;
+                return Ok(HandshakeStep::Barrier);
+            }
+            other => seen.push(other),
+        }
+        Ok(HandshakeStep::Other)
     }
 
     /// The next message from the controller, undecoded xid included. Nothing is answered.

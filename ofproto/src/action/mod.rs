@@ -291,46 +291,51 @@ impl Action {
 
     /// Appends one action with its length (and, for set_field, padding) computed.
     ///
-    /// Fixed-size actions are assembled on the stack and written with one fixed-size copy: per-call
+    /// Fixed-size actions are assembled on the stack and written with one fixed-size copy, and each
+    /// arm writes its own type number (no second dispatch through [`Action::action_type`]): per-call
     /// overhead dominates the cost of encoding a FLOW_MOD.
     pub(crate) fn emit(&self, buf: &mut BytesMut) {
-        let [t0, t1] = self.action_type().value().to_be_bytes();
-        let short = |buf: &mut BytesMut, [a, b, c, d]: [u8; 4]| {
+        /// An 8-byte action (`ofp_action_generic` and kin, §7.2.5): type, len 8, 4 body bytes.
+        fn short(buf: &mut BytesMut, action_type: ActionType, [a, b, c, d]: [u8; 4]) {
+            let [t0, t1] = action_type.value().to_be_bytes();
             buf.put_slice(&[t0, t1, 0, SHORT_ACTION_LEN as u8, a, b, c, d]);
-        };
+        }
         match self {
             Action::Output { port, max_len } => {
+                // `ofp_action_output` (§7.2.5): type 0, len 16, port, max_len, pad[6].
+                let [t0, t1] = ActionType::Output.value().to_be_bytes();
                 let [p0, p1, p2, p3] = port.0.to_be_bytes();
                 let [m0, m1] = max_len.to_be_bytes();
                 buf.put_slice(&[t0, t1, 0, OUTPUT_LEN as u8, p0, p1, p2, p3, m0, m1, 0, 0, 0, 0, 0, 0]);
             }
-            Action::CopyTtlOut
-            | Action::CopyTtlIn
-            | Action::DecMplsTtl
-            | Action::PopVlan
-            | Action::DecNwTtl
-            | Action::PopPbb => short(buf, [0; 4]),
-            Action::SetMplsTtl(ttl) | Action::SetNwTtl(ttl) => short(buf, [*ttl, 0, 0, 0]),
-            Action::PushVlan(ethertype)
-            | Action::PushMpls(ethertype)
-            | Action::PopMpls(ethertype)
-            | Action::PushPbb(ethertype) => {
-                let [e0, e1] = ethertype.to_be_bytes();
-                short(buf, [e0, e1, 0, 0]);
-            }
-            Action::SetQueue(id) | Action::Group(id) => short(buf, id.to_be_bytes()),
+            Action::CopyTtlOut => short(buf, ActionType::CopyTtlOut, [0; 4]),
+            Action::CopyTtlIn => short(buf, ActionType::CopyTtlIn, [0; 4]),
+            Action::DecMplsTtl => short(buf, ActionType::DecMplsTtl, [0; 4]),
+            Action::PopVlan => short(buf, ActionType::PopVlan, [0; 4]),
+            Action::DecNwTtl => short(buf, ActionType::DecNwTtl, [0; 4]),
+            Action::PopPbb => short(buf, ActionType::PopPbb, [0; 4]),
+            Action::SetMplsTtl(ttl) => short(buf, ActionType::SetMplsTtl, [*ttl, 0, 0, 0]),
+            Action::SetNwTtl(ttl) => short(buf, ActionType::SetNwTtl, [*ttl, 0, 0, 0]),
+            Action::PushVlan(ethertype) => short(buf, ActionType::PushVlan, ethertype_body(*ethertype)),
+            Action::PushMpls(ethertype) => short(buf, ActionType::PushMpls, ethertype_body(*ethertype)),
+            Action::PopMpls(ethertype) => short(buf, ActionType::PopMpls, ethertype_body(*ethertype)),
+            Action::PushPbb(ethertype) => short(buf, ActionType::PushPbb, ethertype_body(*ethertype)),
+            Action::SetQueue(id) => short(buf, ActionType::SetQueue, id.to_be_bytes()),
+            Action::Group(id) => short(buf, ActionType::Group, id.to_be_bytes()),
             Action::SetField(oxm) => {
                 // Length known up front (no back-patch): header + TLV, padded to 8 (§7.2.5).
+                let start = buf.len();
+                let [t0, t1] = ActionType::SetField.value().to_be_bytes();
                 let tlv_len = oxm.encoded_len();
                 let len = (ACTION_HEADER_LEN + tlv_len).next_multiple_of(ACTION_ALIGN);
                 let [l0, l1] = u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes();
                 buf.put_slice(&[t0, t1, l0, l1]);
                 oxm.emit(buf);
-                buf.put_bytes(0, len - ACTION_HEADER_LEN - tlv_len);
+                pad_to(buf, start, ACTION_ALIGN);
             }
             Action::Experimenter { experimenter, data } => {
                 let start = buf.len();
-                buf.put_slice(&[t0, t1]);
+                buf.put_slice(&ActionType::Experimenter.value().to_be_bytes());
                 let len = LenPatch::u16(buf, start);
                 buf.put_u32(*experimenter);
                 buf.put_slice(data);
@@ -339,9 +344,9 @@ impl Action {
                 pad_to(buf, start, ACTION_ALIGN);
                 len.finish(buf);
             }
-            Action::Unknown { body, .. } => {
+            Action::Unknown { action_type, body } => {
                 let start = buf.len();
-                buf.put_slice(&[t0, t1]);
+                buf.put_slice(&action_type.to_be_bytes());
                 let len = LenPatch::u16(buf, start);
                 buf.put_slice(body);
                 pad_to(buf, start, ACTION_ALIGN);
@@ -362,6 +367,12 @@ impl Action {
             _ => SHORT_ACTION_LEN,
         }
     }
+}
+
+/// The body of the push/pop actions that carry an ethertype: ethertype, pad[2] (§7.2.5).
+fn ethertype_body(ethertype: u16) -> [u8; 4] {
+    let [e0, e1] = ethertype.to_be_bytes();
+    [e0, e1, 0, 0]
 }
 
 /// ovs-ofctl-like text: `output:3`, `CONTROLLER:65535`, `set_field:10.0.0.2->ipv4_dst`, `group:1`.

@@ -5,10 +5,9 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use bytes::{BufMut, BytesMut};
-use nom::number::complete::be_u16;
 
 use super::{Match, OFPVID_NONE, OFPVID_PRESENT, Oxm, OxmField, oxm_class};
-use crate::codec::{PResult, bad_length, bad_value, field, pad_to, take_exact, within};
+use crate::codec::{PResult, bad_length, bad_value, pad_to, rebase, take_exact};
 use crate::types::{MacAddr, PortNo};
 
 /// `OFPMT_OXM`: the only match type OF1.3 defines for use (`ofp_match_type`, §7.2.3.1).
@@ -22,27 +21,32 @@ pub const MATCH_ALIGN: usize = 8;
 
 impl Match {
     /// Parses an `ofp_match` including its trailing padding to 8 bytes.
+    ///
+    /// Every PACKET_IN carries a match, so this is on the per-packet path: the 4-byte header is read
+    /// with one bounds check, and the OXMs are parsed straight off the length-bounded slice.
     pub(crate) fn parse(input: &[u8]) -> PResult<'_, Match> {
-        let (after_type, match_type) = field("match.type", be_u16)(input)?;
+        let Some((&[t0, t1, l0, l1], after_header)) = input.split_first_chunk::<MATCH_HEADER_LEN>() else {
+            return Err(match_header_error(input));
+        };
+        let match_type = u16::from_be_bytes([t0, t1]);
         if match_type != OFPMT_OXM {
             return Err(bad_value(input, "match.type", u64::from(match_type)));
         }
-        let (rest, length) = field("match.length", be_u16)(after_type)?;
-        // `length` counts the 4-byte header and the OXMs but not the padding.
-        let length = usize::from(length);
+        // `length` counts the 4-byte header and the OXMs but not the padding (§7.2.3.1).
+        let length = usize::from(u16::from_be_bytes([l0, l1]));
         let Some(oxm_len) = length.checked_sub(MATCH_HEADER_LEN) else {
-            return Err(bad_length(after_type, "match.length", length));
+            return Err(bad_length(after_type(input), "match.length", length));
         };
-        let (rest, fields) = within(rest, oxm_len, "match.oxm_fields", |mut i| {
-            // An OXM is at least 5 bytes, typical ones 6–12: this avoids regrowth for common matches.
-            let mut fields = Vec::with_capacity(oxm_len / 6);
-            while !i.is_empty() {
-                let (next, oxm) = Oxm::parse(i)?;
-                fields.push(oxm);
-                i = next;
-            }
-            Ok((i, fields))
-        })?;
+        // The OXMs are bounded by `length` (what `codec::within` does, written out: the loop runs
+        // until the bounded part is used up, so it cannot leave trailing bytes).
+        let (mut oxms, rest) = take_exact(after_header, oxm_len, "match.oxm_fields").map(|(r, o)| (o, r))?;
+        // An OXM is at least 5 bytes, typical ones 6–12: this avoids regrowth for common matches.
+        let mut fields = Vec::with_capacity(oxm_len / 6);
+        while !oxms.is_empty() {
+            let (next, oxm) = Oxm::parse(oxms).map_err(|e| rebase(e, rest.len()))?;
+            fields.push(oxm);
+            oxms = next;
+        }
         let padding = length.next_multiple_of(MATCH_ALIGN) - length;
         let (rest, _) = take_exact(rest, padding, "match.pad")?;
         Ok((rest, Match { fields }))
@@ -127,6 +131,19 @@ impl Match {
     pub fn len(&self) -> usize {
         self.fields.len()
     }
+}
+
+/// What follows the 2-byte match type (all of `input` if it is shorter): errors in the length field
+/// are reported from there.
+fn after_type(input: &[u8]) -> &[u8] {
+    input.get(2..).unwrap_or(input)
+}
+
+/// The error for an input too short for the match header, naming the first field that is cut.
+#[cold]
+fn match_header_error(input: &[u8]) -> nom::Err<crate::codec::WireErr> {
+    let name = if input.len() < 2 { "match.type" } else { "match.length" };
+    crate::codec::fail(after_type(input), name, crate::error::DecodeErrorKind::Truncated)
 }
 
 /// Chainable setters, one per common field. Each replaces an earlier value of the same field.

@@ -1,51 +1,48 @@
-//! `rudder-ofdump`: print the OpenFlow 1.3 messages in a hex string, a binary file of back-to-back
-//! messages, or a pcap/pcapng capture (TCP reassembled on ports 6653/6633 plus `--port`).
+//! `rudder ofdump` (also installed as `rudder-ofdump`): print the OpenFlow 1.3 messages in a hex
+//! string, a binary file of back-to-back messages, or a pcap/pcapng capture (TCP reassembled on ports
+//! 6653/6633 plus `--port`).
 //!
 //! ```text
-//! rudder-ofdump capture.pcapng            # readable text
-//! rudder-ofdump --json capture.pcap       # one JSON object per message
-//! rudder-ofdump --hex '04 02 00 08 00 00 00 01'
-//! tcpdump -w - -i lo port 6653 | rudder-ofdump -     # from stdin
+//! rudder ofdump capture.pcapng            # readable text
+//! rudder ofdump --json capture.pcap       # one JSON object per message
+//! rudder ofdump --hex '04 02 00 08 00 00 00 01'
+//! tcpdump -w - -i lo port 6653 | rudder ofdump -     # from stdin
 //! ```
 //!
-//! All decoding is `ofproto::dump` (so the controller's `rudder ofdump` prints the same); this file
-//! only reads the input and prints. Messages that fail to decode are printed with their error and
-//! bytes; the exit status is non-zero only when the input itself cannot be read.
+//! All decoding is `ofproto::dump` (pure, no I/O); this module reads the input and prints. Messages
+//! that fail to decode are printed with their error and bytes; the exit status is non-zero only when
+//! the input itself cannot be read.
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bytes::Bytes;
-use clap::Parser;
+use clap::Args;
 use ofproto::dump::{self, DumpOptions};
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "rudder-ofdump",
-    version,
-    about = "Print OpenFlow 1.3 messages from hex, binary files or pcap/pcapng captures"
-)]
-struct Cli {
+/// Arguments of `rudder ofdump` and `rudder-ofdump`.
+#[derive(Debug, Clone, Args)]
+pub struct OfdumpArgs {
     /// Print one JSON object per message instead of text.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 
     /// Decode this hex string (spaces, newlines, commas, colons and 0x prefixes are ignored).
     #[arg(long, value_name = "HEXSTRING", conflicts_with = "file", required_unless_present = "file")]
-    hex: Option<String>,
+    pub hex: Option<String>,
 
     /// A pcap, pcapng or raw binary file (detected by its magic number); `-` reads stdin.
     #[arg(value_name = "FILE")]
-    file: Option<PathBuf>,
+    pub file: Option<PathBuf>,
 
     /// Another TCP port that carries OpenFlow in captures (6653 and 6633 always do). Repeatable.
     #[arg(long = "port", value_name = "PORT")]
-    ports: Vec<u16>,
+    pub ports: Vec<u16>,
 }
 
 /// Reads the input the command line names.
-fn read_input(cli: &Cli, stdin: &mut dyn Read) -> Result<Bytes, String> {
+fn read_input(cli: &OfdumpArgs, stdin: &mut dyn Read) -> Result<Bytes, String> {
     if let Some(hex) = &cli.hex {
         return dump::parse_hex(hex).map(Bytes::from).map_err(|e| format!("--hex: {e}"));
     }
@@ -63,7 +60,12 @@ fn read_input(cli: &Cli, stdin: &mut dyn Read) -> Result<Bytes, String> {
 }
 
 /// Decodes and prints. `Err` is the message for an unreadable input; decode errors are output.
-fn execute(cli: &Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), String> {
+pub fn execute(
+    cli: &OfdumpArgs,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), String> {
     let input = read_input(cli, stdin)?;
     let mut options = DumpOptions::default();
     for &port in &cli.ports {
@@ -73,7 +75,7 @@ fn execute(cli: &Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn W
     }
     let result = dump::run(input, &options).map_err(|e| e.to_string())?;
     for warning in &result.warnings {
-        let _ = writeln!(err, "rudder-ofdump: warning: {warning}");
+        let _ = writeln!(err, "ofdump: warning: {warning}");
     }
     let write = |out: &mut dyn Write| -> io::Result<()> {
         for record in &result.records {
@@ -93,15 +95,15 @@ fn execute(cli: &Cli, stdin: &mut dyn Read, out: &mut dyn Write, err: &mut dyn W
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+/// Runs the command with the process's stdin/stdout/stderr; `name` prefixes error messages.
+pub fn main(args: &OfdumpArgs, name: &str) -> ExitCode {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    match execute(&cli, &mut io::stdin(), &mut out, &mut io::stderr()) {
+    match execute(args, &mut io::stdin(), &mut out, &mut io::stderr()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             let _ = out.flush();
-            eprintln!("rudder-ofdump: {message}");
+            eprintln!("{name}: {message}");
             ExitCode::FAILURE
         }
     }
@@ -110,12 +112,19 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Debug, Parser)]
+    #[command(name = "rudder-ofdump")]
+    struct Cli {
+        #[command(flatten)]
+        args: OfdumpArgs,
+    }
 
     fn run_cli(args: &[&str], stdin: &[u8]) -> (Result<(), String>, String, String) {
         let cli = Cli::try_parse_from(std::iter::once("rudder-ofdump").chain(args.iter().copied())).unwrap();
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let result = execute(&cli, &mut &stdin[..], &mut out, &mut err);
+        let result = execute(&cli.args, &mut &stdin[..], &mut out, &mut err);
         (result, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
     }
 

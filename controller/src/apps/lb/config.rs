@@ -1,0 +1,296 @@
+//! The `[lb]` section of the controller's TOML configuration: service pools and their backends.
+//!
+//! ```toml
+//! [lb]
+//! [[lb.pools]]
+//! name = "resnet"
+//! vip = "10.0.0.100"
+//! vip_mac = "02:00:00:00:01:00"
+//! ports = [8000]
+//! algorithm = "least_connections"
+//! [[lb.pools.backends]]
+//! ip = "10.0.0.11"
+//! port = 8000
+//! weight = 2
+//! health_url = "http://10.0.0.11:8000/healthz"
+//! ```
+//!
+//! Every struct has defaults and rejects unknown keys; [`LbConfig::validate`] checks what serde cannot
+//! (unique names and VIPs, non-empty pools, weights ≥ 1). The same structs serialise for REST.
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+
+use ofproto::MacAddr;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::algorithm::Algorithm;
+use super::breaker::BreakerConfig;
+
+/// `[lb]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LbConfig {
+    pub pools: Vec<PoolConfig>,
+}
+
+/// `[[lb.pools]]`: one service reachable at a virtual IP.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Unique name, used in REST paths and metric labels.
+    pub name: String,
+    /// The virtual IP clients connect to.
+    pub vip: Ipv4Addr,
+    /// The MAC the controller answers ARP for the VIP with (locally administered by default).
+    #[serde(serialize_with = "ser_mac", deserialize_with = "de_mac")]
+    pub vip_mac: MacAddr,
+    /// TCP ports served at the VIP.
+    pub ports: Vec<u16>,
+    pub algorithm: Algorithm,
+    /// Idle timeout in seconds of per-flow steering rules.
+    pub idle_timeout: u16,
+    /// Seed of the random algorithms (random, power_of_two_choices, latency_weighted).
+    pub seed: u64,
+    /// Prefix length of the smallest client range the wildcard mode splits by (2^bits leaves).
+    pub wildcard_bits: u8,
+    pub breaker: BreakerConfig,
+    pub backends: Vec<BackendConfig>,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            name: String::new(),
+            vip: Ipv4Addr::UNSPECIFIED,
+            vip_mac: MacAddr([0x02, 0x00, 0x00, 0x00, 0x01, 0x00]),
+            ports: vec![8000],
+            algorithm: Algorithm::RoundRobin,
+            idle_timeout: 30,
+            seed: 0x5eed,
+            wildcard_bits: 4,
+            breaker: BreakerConfig::default(),
+            backends: Vec::new(),
+        }
+    }
+}
+
+/// `[[lb.pools.backends]]`: one inference node.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackendConfig {
+    pub ip: Ipv4Addr,
+    /// Its MAC if known; otherwise the LB app learns it by ARP.
+    #[serde(
+        serialize_with = "ser_opt_mac",
+        deserialize_with = "de_opt_mac",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mac: Option<MacAddr>,
+    /// The TCP port the backend serves on (the VIP port is rewritten only in IP, so usually the same).
+    pub port: u16,
+    /// Relative share of new flows (1..=65535; 0 is refused: drain a backend instead).
+    pub weight: u16,
+    /// URL of the node's health endpoint, probed by the LB app.
+    pub health_url: Option<String>,
+    /// Model version the node serves, reported over REST.
+    pub model_version: Option<String>,
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        BackendConfig {
+            ip: Ipv4Addr::UNSPECIFIED,
+            mac: None,
+            port: 8000,
+            weight: 1,
+            health_url: None,
+            model_version: None,
+        }
+    }
+}
+
+/// What is wrong with an `[lb]` section.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LbConfigError {
+    #[error("lb.pools[{index}]: name must not be empty")]
+    EmptyName { index: usize },
+    #[error("lb.pools: two pools are named {0:?}")]
+    DuplicateName(String),
+    #[error("lb.pools: pools {first:?} and {second:?} share VIP {vip} and port {port}")]
+    DuplicateVip { first: String, second: String, vip: Ipv4Addr, port: u16 },
+    #[error("lb pool {pool:?}: vip must be a unicast address, got {vip}")]
+    BadVip { pool: String, vip: Ipv4Addr },
+    #[error("lb pool {pool:?}: vip_mac {mac} must be unicast")]
+    BadVipMac { pool: String, mac: MacAddr },
+    #[error("lb pool {pool:?}: at least one TCP port is needed (0 is not a port)")]
+    NoPorts { pool: String },
+    #[error("lb pool {pool:?}: no backends")]
+    NoBackends { pool: String },
+    #[error("lb pool {pool:?}: backend {ip}:{port} has weight 0 (drain it instead)")]
+    ZeroWeight { pool: String, ip: Ipv4Addr, port: u16 },
+    #[error("lb pool {pool:?}: backend {ip}:{port} is listed twice")]
+    DuplicateBackend { pool: String, ip: Ipv4Addr, port: u16 },
+    #[error("lb pool {pool:?}: more than {max} backends")]
+    TooManyBackends { pool: String, max: usize },
+    #[error("lb pool {pool:?}: wildcard_bits must be 1..=16, got {bits}")]
+    BadWildcardBits { pool: String, bits: u8 },
+    #[error("lb pool {pool:?}: breaker: {reason}")]
+    BadBreaker { pool: String, reason: &'static str },
+    #[error("lb: more than {max} pools")]
+    TooManyPools { max: usize },
+}
+
+/// Pools and backends are numbered in 16 bits of the flow cookie (see [`super::rules::LbCookie`]);
+/// the all-ones value is reserved for "no backend" (trap rules).
+pub const MAX_POOLS: usize = 0xffff;
+pub const MAX_BACKENDS: usize = 0xffff;
+
+impl LbConfig {
+    /// Checks what the types cannot: names, VIPs and backends unique, weights positive.
+    pub fn validate(&self) -> Result<(), LbConfigError> {
+        if self.pools.len() > MAX_POOLS {
+            return Err(LbConfigError::TooManyPools { max: MAX_POOLS });
+        }
+        let mut names = HashSet::new();
+        let mut vips: Vec<(Ipv4Addr, u16, &str)> = Vec::new();
+        for (index, pool) in self.pools.iter().enumerate() {
+            if pool.name.is_empty() {
+                return Err(LbConfigError::EmptyName { index });
+            }
+            if !names.insert(pool.name.as_str()) {
+                return Err(LbConfigError::DuplicateName(pool.name.clone()));
+            }
+            pool.validate()?;
+            for &port in &pool.ports {
+                if let Some((_, _, first)) = vips.iter().find(|(v, p, _)| *v == pool.vip && *p == port) {
+                    return Err(LbConfigError::DuplicateVip {
+                        first: first.to_string(),
+                        second: pool.name.clone(),
+                        vip: pool.vip,
+                        port,
+                    });
+                }
+                vips.push((pool.vip, port, &pool.name));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PoolConfig {
+    /// Checks one pool (see [`LbConfig::validate`]).
+    pub fn validate(&self) -> Result<(), LbConfigError> {
+        let pool = || self.name.clone();
+        if self.vip.is_unspecified() || self.vip.is_broadcast() || self.vip.is_multicast() {
+            return Err(LbConfigError::BadVip { pool: pool(), vip: self.vip });
+        }
+        if self.vip_mac.is_multicast() || self.vip_mac == MacAddr::ZERO {
+            return Err(LbConfigError::BadVipMac { pool: pool(), mac: self.vip_mac });
+        }
+        if self.ports.is_empty() || self.ports.contains(&0) {
+            return Err(LbConfigError::NoPorts { pool: pool() });
+        }
+        if self.backends.is_empty() {
+            return Err(LbConfigError::NoBackends { pool: pool() });
+        }
+        if self.backends.len() > MAX_BACKENDS {
+            return Err(LbConfigError::TooManyBackends { pool: pool(), max: MAX_BACKENDS });
+        }
+        if !(1..=16).contains(&self.wildcard_bits) {
+            return Err(LbConfigError::BadWildcardBits { pool: pool(), bits: self.wildcard_bits });
+        }
+        self.breaker.validate().map_err(|reason| LbConfigError::BadBreaker { pool: pool(), reason })?;
+        let mut seen = HashSet::new();
+        for b in &self.backends {
+            if b.weight == 0 {
+                return Err(LbConfigError::ZeroWeight { pool: pool(), ip: b.ip, port: b.port });
+            }
+            if !seen.insert((b.ip, b.port)) {
+                return Err(LbConfigError::DuplicateBackend { pool: pool(), ip: b.ip, port: b.port });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn ser_mac<S: Serializer>(mac: &MacAddr, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(mac)
+}
+
+fn de_mac<'de, D: Deserializer<'de>>(d: D) -> Result<MacAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+fn ser_opt_mac<S: Serializer>(mac: &Option<MacAddr>, s: S) -> Result<S::Ok, S::Error> {
+    match mac {
+        Some(m) => s.collect_str(m),
+        None => s.serialize_none(),
+    }
+}
+
+fn de_opt_mac<'de, D: Deserializer<'de>>(d: D) -> Result<Option<MacAddr>, D::Error> {
+    let text = Option::<String>::deserialize(d)?;
+    text.map(|t| t.parse().map_err(serde::de::Error::custom)).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+        [[pools]]
+        name = "resnet"
+        vip = "10.0.0.100"
+        vip_mac = "02:00:00:00:01:00"
+        ports = [8000, 8001]
+        algorithm = "weighted_round_robin"
+        breaker = { failure_threshold = 2, success_threshold = 3, cooldown_ms = 500 }
+        [[pools.backends]]
+        ip = "10.0.0.11"
+        mac = "00:00:00:00:00:0b"
+        weight = 2
+        health_url = "http://10.0.0.11:8000/healthz"
+        model_version = "resnet18-v1"
+        [[pools.backends]]
+        ip = "10.0.0.12"
+    "#;
+
+    #[test]
+    fn parses_pools_with_defaults() {
+        let cfg: LbConfig = toml::from_str(SAMPLE).expect("sample parses");
+        cfg.validate().expect("sample is valid");
+        let pool = &cfg.pools[0];
+        assert_eq!(pool.vip, Ipv4Addr::new(10, 0, 0, 100));
+        assert_eq!(pool.ports, vec![8000, 8001]);
+        assert_eq!(pool.algorithm, Algorithm::WeightedRoundRobin);
+        assert_eq!(pool.breaker.failure_threshold, 2);
+        assert_eq!(pool.idle_timeout, 30, "default idle timeout");
+        assert_eq!(pool.backends[0].mac, Some(MacAddr([0, 0, 0, 0, 0, 0x0b])));
+        assert_eq!(pool.backends[1].mac, None, "MAC left to ARP");
+        assert_eq!(pool.backends[1].weight, 1);
+        assert_eq!(pool.backends[1].port, 8000);
+        let json = serde_json::to_value(pool).expect("serialises");
+        assert_eq!(json["vip_mac"], "02:00:00:00:01:00");
+        assert_eq!(json["algorithm"], "weighted_round_robin");
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values() {
+        assert!(toml::from_str::<LbConfig>("[[pools]]\nname = \"a\"\nvipp = \"10.0.0.1\"").is_err());
+        assert!(toml::from_str::<LbConfig>("[[pools]]\nname = \"a\"\nalgorithm = \"fastest\"").is_err());
+        assert!(toml::from_str::<LbConfig>("[[pools]]\nname = \"a\"\nvip_mac = \"zz\"").is_err());
+        let mut cfg: LbConfig = toml::from_str(SAMPLE).expect("sample parses");
+        cfg.pools[0].backends[1].weight = 0;
+        assert!(matches!(cfg.validate(), Err(LbConfigError::ZeroWeight { .. })));
+        let mut cfg: LbConfig = toml::from_str(SAMPLE).expect("sample parses");
+        cfg.pools.push(cfg.pools[0].clone());
+        assert_eq!(cfg.validate(), Err(LbConfigError::DuplicateName("resnet".into())));
+        cfg.pools[1].name = "other".into();
+        assert!(matches!(cfg.validate(), Err(LbConfigError::DuplicateVip { port: 8000, .. })));
+        let mut cfg: LbConfig = toml::from_str(SAMPLE).expect("sample parses");
+        cfg.pools[0].backends[1].ip = Ipv4Addr::new(10, 0, 0, 11);
+        assert!(matches!(cfg.validate(), Err(LbConfigError::DuplicateBackend { .. })));
+    }
+}

@@ -1,0 +1,237 @@
+//! Frames the LB app reads and writes: the TCP flow key of a PACKET_IN, and ARP for the VIP (answer
+//! clients asking for it; ask for backends' MACs and learn from their replies). Hand-written over
+//! byte slices: every read is bounds-checked and a malformed frame is `None`, never a panic.
+
+use std::net::Ipv4Addr;
+
+use ofproto::MacAddr;
+
+use super::rules::{ETH_TYPE_ARP, ETH_TYPE_IPV4, IP_PROTO_TCP};
+
+const ETH_HEADER_LEN: usize = 14;
+const ARP_LEN: usize = 28;
+pub const ARP_OP_REQUEST: u16 = 1;
+pub const ARP_OP_REPLY: u16 = 2;
+
+/// The addresses of a TCP segment over IPv4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpFrame {
+    pub eth_src: MacAddr,
+    pub eth_dst: MacAddr,
+    pub ip_src: Ipv4Addr,
+    pub ip_dst: Ipv4Addr,
+    pub tcp_src: u16,
+    pub tcp_dst: u16,
+    /// TCP flags byte (SYN = 0x02, RST = 0x04, ...).
+    pub tcp_flags: u8,
+}
+
+fn u16_at(frame: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(frame.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn mac_at(frame: &[u8], at: usize) -> Option<MacAddr> {
+    Some(MacAddr(frame.get(at..at + 6)?.try_into().ok()?))
+}
+
+fn ip_at(frame: &[u8], at: usize) -> Option<Ipv4Addr> {
+    let b: [u8; 4] = frame.get(at..at + 4)?.try_into().ok()?;
+    Some(Ipv4Addr::from(b))
+}
+
+/// The TCP addresses of an untagged Ethernet/IPv4 frame, or `None` for anything else (other
+/// protocols, fragments after the first, truncated or malformed headers).
+pub fn parse_tcp(frame: &[u8]) -> Option<TcpFrame> {
+    if u16_at(frame, 12)? != ETH_TYPE_IPV4 {
+        return None;
+    }
+    let ip = frame.get(ETH_HEADER_LEN..)?;
+    let version_ihl = *ip.first()?;
+    let ihl = usize::from(version_ihl & 0x0f) * 4;
+    if version_ihl >> 4 != 4 || ihl < 20 || *ip.get(9)? != IP_PROTO_TCP {
+        return None;
+    }
+    // A non-zero fragment offset means no TCP header here (RFC 791 §3.1).
+    if u16_at(ip, 6)? & 0x1fff != 0 {
+        return None;
+    }
+    let tcp = ip.get(ihl..)?;
+    Some(TcpFrame {
+        eth_dst: mac_at(frame, 0)?,
+        eth_src: mac_at(frame, 6)?,
+        ip_src: ip_at(ip, 12)?,
+        ip_dst: ip_at(ip, 16)?,
+        tcp_src: u16_at(tcp, 0)?,
+        tcp_dst: u16_at(tcp, 2)?,
+        tcp_flags: *tcp.get(13)?,
+    })
+}
+
+/// An Ethernet/IPv4 ARP packet (RFC 826).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arp {
+    pub op: u16,
+    pub sender_mac: MacAddr,
+    pub sender_ip: Ipv4Addr,
+    pub target_mac: MacAddr,
+    pub target_ip: Ipv4Addr,
+}
+
+/// The ARP packet in an untagged Ethernet frame, if it is Ethernet/IPv4 ARP.
+pub fn parse_arp(frame: &[u8]) -> Option<Arp> {
+    if u16_at(frame, 12)? != ETH_TYPE_ARP {
+        return None;
+    }
+    let arp = frame.get(ETH_HEADER_LEN..ETH_HEADER_LEN + ARP_LEN)?;
+    // htype Ethernet (1), ptype IPv4, hlen 6, plen 4.
+    if u16_at(arp, 0)? != 1 || u16_at(arp, 2)? != ETH_TYPE_IPV4 || arp[4] != 6 || arp[5] != 4 {
+        return None;
+    }
+    Some(Arp {
+        op: u16_at(arp, 6)?,
+        sender_mac: mac_at(arp, 8)?,
+        sender_ip: ip_at(arp, 14)?,
+        target_mac: mac_at(arp, 18)?,
+        target_ip: ip_at(arp, 24)?,
+    })
+}
+
+/// Builds an Ethernet frame carrying `arp`, padded to the 60-byte minimum.
+pub fn arp_frame(eth_dst: MacAddr, eth_src: MacAddr, arp: &Arp) -> Vec<u8> {
+    let mut f = Vec::with_capacity(60);
+    f.extend_from_slice(&eth_dst.0);
+    f.extend_from_slice(&eth_src.0);
+    f.extend_from_slice(&ETH_TYPE_ARP.to_be_bytes());
+    f.extend_from_slice(&1u16.to_be_bytes());
+    f.extend_from_slice(&ETH_TYPE_IPV4.to_be_bytes());
+    f.extend_from_slice(&[6, 4]);
+    f.extend_from_slice(&arp.op.to_be_bytes());
+    f.extend_from_slice(&arp.sender_mac.0);
+    f.extend_from_slice(&arp.sender_ip.octets());
+    f.extend_from_slice(&arp.target_mac.0);
+    f.extend_from_slice(&arp.target_ip.octets());
+    f.resize(60, 0);
+    f
+}
+
+/// The reply to an ARP request for `vip`: "vip is at vip_mac", sent back to the asker. `None` if the
+/// frame is not an ARP request for `vip` (replies, other targets, gratuitous ARP from the VIP itself).
+pub fn arp_reply_for_vip(request: &[u8], vip: Ipv4Addr, vip_mac: MacAddr) -> Option<Vec<u8>> {
+    let req = parse_arp(request)?;
+    if req.op != ARP_OP_REQUEST || req.target_ip != vip || req.sender_ip == vip {
+        return None;
+    }
+    let reply = Arp {
+        op: ARP_OP_REPLY,
+        sender_mac: vip_mac,
+        sender_ip: vip,
+        target_mac: req.sender_mac,
+        target_ip: req.sender_ip,
+    };
+    Some(arp_frame(req.sender_mac, vip_mac, &reply))
+}
+
+/// A broadcast ARP request from the VIP asking for `target` (a backend whose MAC is not configured);
+/// the reply is addressed to the VIP and so hits the VIP's ARP trap rule.
+pub fn arp_request_from_vip(vip: Ipv4Addr, vip_mac: MacAddr, target: Ipv4Addr) -> Vec<u8> {
+    let req = Arp {
+        op: ARP_OP_REQUEST,
+        sender_mac: vip_mac,
+        sender_ip: vip,
+        target_mac: MacAddr::ZERO,
+        target_ip: target,
+    };
+    arp_frame(MacAddr::BROADCAST, vip_mac, &req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+    const VIP_MAC: MacAddr = MacAddr([2, 0, 0, 0, 1, 0]);
+    const H1: MacAddr = MacAddr([0, 0, 0, 0, 0, 1]);
+    const H1_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+
+    fn request(target: Ipv4Addr) -> Vec<u8> {
+        let arp = Arp {
+            op: ARP_OP_REQUEST,
+            sender_mac: H1,
+            sender_ip: H1_IP,
+            target_mac: MacAddr::ZERO,
+            target_ip: target,
+        };
+        arp_frame(MacAddr::BROADCAST, H1, &arp)
+    }
+
+    #[test]
+    fn answers_arp_for_the_vip_only() {
+        let reply = arp_reply_for_vip(&request(VIP), VIP, VIP_MAC).expect("a request for the VIP");
+        assert_eq!(reply.len(), 60);
+        assert_eq!(&reply[0..6], &H1.0, "unicast back to the asker");
+        assert_eq!(&reply[6..12], &VIP_MAC.0);
+        assert_eq!(
+            parse_arp(&reply),
+            Some(Arp {
+                op: ARP_OP_REPLY,
+                sender_mac: VIP_MAC,
+                sender_ip: VIP,
+                target_mac: H1,
+                target_ip: H1_IP
+            })
+        );
+        assert_eq!(arp_reply_for_vip(&request(Ipv4Addr::new(10, 0, 0, 7)), VIP, VIP_MAC), None);
+        assert_eq!(arp_reply_for_vip(&reply, VIP, VIP_MAC), None, "replies are not answered");
+    }
+
+    #[test]
+    fn arp_request_from_vip_round_trips() {
+        let f = arp_request_from_vip(VIP, VIP_MAC, Ipv4Addr::new(10, 0, 0, 11));
+        let arp = parse_arp(&f).expect("valid ARP");
+        assert_eq!(
+            (arp.op, arp.sender_ip, arp.target_ip),
+            (ARP_OP_REQUEST, VIP, Ipv4Addr::new(10, 0, 0, 11))
+        );
+        assert_eq!(&f[0..6], &[0xff; 6]);
+    }
+
+    fn tcp_syn() -> Vec<u8> {
+        let mut f = Vec::new();
+        f.extend_from_slice(&VIP_MAC.0);
+        f.extend_from_slice(&H1.0);
+        f.extend_from_slice(&0x0800u16.to_be_bytes());
+        let mut ip = vec![0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0];
+        ip.extend_from_slice(&H1_IP.octets());
+        ip.extend_from_slice(&VIP.octets());
+        f.extend_from_slice(&ip);
+        let mut tcp = vec![0u8; 20];
+        tcp[0..2].copy_from_slice(&40_001u16.to_be_bytes());
+        tcp[2..4].copy_from_slice(&8000u16.to_be_bytes());
+        tcp[12] = 0x50;
+        tcp[13] = 0x02;
+        f.extend_from_slice(&tcp);
+        f
+    }
+
+    #[test]
+    fn parses_a_tcp_syn_and_rejects_malformed_frames() {
+        let f = tcp_syn();
+        let t = parse_tcp(&f).expect("a TCP frame");
+        assert_eq!((t.ip_src, t.ip_dst, t.tcp_src, t.tcp_dst, t.tcp_flags), (H1_IP, VIP, 40_001, 8000, 0x02));
+        assert_eq!(t.eth_dst, VIP_MAC);
+        for cut in 0..f.len() {
+            assert_eq!(parse_tcp(&f[..cut]).is_some(), cut >= 14 + 20 + 14, "cut at {cut}");
+            let _ = parse_arp(&f[..cut]);
+        }
+        let mut udp = f.clone();
+        udp[14 + 9] = 17;
+        assert_eq!(parse_tcp(&udp), None);
+        let mut frag = f.clone();
+        frag[14 + 7] = 8;
+        assert_eq!(parse_tcp(&frag), None);
+        let mut bad_ihl = f;
+        bad_ihl[14] = 0x43;
+        assert_eq!(parse_tcp(&bad_ihl), None);
+        assert_eq!(parse_arp(&request(VIP)[..40]), None);
+    }
+}

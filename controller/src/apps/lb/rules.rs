@@ -1,0 +1,386 @@
+//! Flow rules that carry out load-balancing decisions: per-flow steering (one switch or along a
+//! path), the first packet's PACKET_OUT, trap rules that bring VIP traffic to the LB app, and deletes
+//! for a drained or ejected backend. Pure functions from a decision to messages.
+//!
+//! Every rule carries an [`LbCookie`]: the LB tag ([`super::COOKIE_TAG`]) in the top 16 bits (so the
+//! dispatcher routes its PACKET_INs and FLOW_REMOVEDs to the LB app), then pool, backend and rule kind,
+//! so a FLOW_REMOVED finds its flow and `cookie`/`cookie_mask` deletes (OF1.3.5 §6.4) remove exactly
+//! one backend's or one pool's rules.
+//!
+//! Priorities sit above the topology app's forwarding (10) and l2switch (1), and nest: trap <
+//! proactive (wildcard by prefix length, select group) < per-flow steering < pinned connections.
+
+use std::net::Ipv4Addr;
+
+use ofproto::action::Action;
+use ofproto::flow::FlowMod;
+use ofproto::oxm::{Match, Oxm};
+use ofproto::packet::{PacketIn, PacketOut};
+use ofproto::types::NO_BUFFER;
+use ofproto::{MacAddr, PortNo};
+
+use super::COOKIE_TAG;
+use super::backend::BackendId;
+use super::pool::{BackendTarget, FlowKey, PoolId};
+use crate::apps::make_cookie;
+use crate::apps::topology::Hop;
+
+pub const ETH_TYPE_IPV4: u16 = 0x0800;
+pub const ETH_TYPE_ARP: u16 = 0x0806;
+pub const IP_PROTO_TCP: u8 = 6;
+
+/// ARP for the VIP and TCP to VIP:port → controller.
+pub const TRAP_PRIORITY: u16 = 100;
+/// Select-group forward rule; wildcard rules use `PROACTIVE_PRIORITY + prefix length`.
+pub const PROACTIVE_PRIORITY: u16 = 200;
+/// Per-flow forward/reverse rules (also the proactive modes' reverse rules).
+pub const STEER_PRIORITY: u16 = 300;
+/// Idle timeout of a pin when the pool's is 0: a pin must never outlive its connection for good.
+pub const DEFAULT_PIN_IDLE_TIMEOUT: u16 = 60;
+/// Per-connection pins that keep established flows on their backend while proactive rules change.
+pub const PIN_PRIORITY: u16 = 400;
+
+/// What a rule does, in the cookie's low 16 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleKind {
+    /// Client → VIP at the ingress switch, rewriting to the backend. Its FLOW_REMOVED ends the flow.
+    Forward,
+    /// Backend → client at the backend's edge switch, rewriting the source to the VIP.
+    Reverse,
+    /// Forwarding of already-rewritten packets at the other switches of a path.
+    Transit,
+    /// ARP/TCP trap to the controller.
+    Trap,
+    /// Select-group forward rule.
+    Group,
+    /// Wildcard client-prefix rule.
+    Wildcard,
+    /// Pinned established connection.
+    Pin,
+    Other(u16),
+}
+
+impl RuleKind {
+    fn code(self) -> u16 {
+        match self {
+            RuleKind::Forward => 1,
+            RuleKind::Reverse => 2,
+            RuleKind::Transit => 3,
+            RuleKind::Trap => 4,
+            RuleKind::Group => 5,
+            RuleKind::Wildcard => 6,
+            RuleKind::Pin => 7,
+            RuleKind::Other(c) => c,
+        }
+    }
+
+    fn from_code(code: u16) -> RuleKind {
+        match code {
+            1 => RuleKind::Forward,
+            2 => RuleKind::Reverse,
+            3 => RuleKind::Transit,
+            4 => RuleKind::Trap,
+            5 => RuleKind::Group,
+            6 => RuleKind::Wildcard,
+            7 => RuleKind::Pin,
+            c => RuleKind::Other(c),
+        }
+    }
+}
+
+/// Backend field value meaning "no backend" (trap rules).
+const NO_BACKEND: u16 = 0xffff;
+
+/// The cookie of an LB rule: `tag:16 | pool:16 | backend:16 | kind:16`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LbCookie {
+    pub pool: PoolId,
+    pub backend: Option<BackendId>,
+    pub kind: RuleKind,
+}
+
+impl LbCookie {
+    pub fn new(pool: PoolId, backend: Option<BackendId>, kind: RuleKind) -> LbCookie {
+        LbCookie { pool, backend, kind }
+    }
+
+    pub fn encode(self) -> u64 {
+        let backend = self.backend.map_or(NO_BACKEND, |b| b.0);
+        make_cookie(
+            COOKIE_TAG,
+            (u64::from(self.pool.0) << 32) | (u64::from(backend) << 16) | u64::from(self.kind.code()),
+        )
+    }
+
+    /// The LB cookie in `cookie`, or `None` if another app (or nobody) tagged it.
+    pub fn decode(cookie: u64) -> Option<LbCookie> {
+        if crate::apps::cookie_tag_of(cookie) != COOKIE_TAG {
+            return None;
+        }
+        let backend = (cookie >> 16) as u16;
+        Some(LbCookie {
+            pool: PoolId((cookie >> 32) as u16),
+            backend: (backend != NO_BACKEND).then_some(BackendId(backend)),
+            kind: RuleKind::from_code(cookie as u16),
+        })
+    }
+}
+
+/// Cookie mask selecting tag + pool.
+pub const POOL_COOKIE_MASK: u64 = 0xffff_ffff_0000_0000;
+/// Cookie mask selecting tag + pool + backend.
+pub const BACKEND_COOKIE_MASK: u64 = 0xffff_ffff_ffff_0000;
+
+/// Why rules could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    #[error("the {0} path is empty: no hop leaves any switch")]
+    EmptyPath(&'static str),
+}
+
+/// One steering decision: flow `key` of pool `pool` (VIP `vip`/`vip_mac`) goes to `backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Steering {
+    pub pool: PoolId,
+    pub vip: Ipv4Addr,
+    pub vip_mac: MacAddr,
+    pub key: FlowKey,
+    pub backend: BackendTarget,
+    /// Idle timeout of the rules, seconds (0: never; then only deletes remove them).
+    pub idle_timeout: u16,
+}
+
+fn tcp_match(src: Ipv4Addr, src_port: u16, dst: Ipv4Addr, dst_port: u16) -> Match {
+    Match::new()
+        .with(Oxm::EthType(ETH_TYPE_IPV4))
+        .with(Oxm::IpProto(IP_PROTO_TCP))
+        .with(Oxm::Ipv4Src(src, None))
+        .with(Oxm::Ipv4Dst(dst, None))
+        .with(Oxm::TcpSrc(src_port))
+        .with(Oxm::TcpDst(dst_port))
+}
+
+/// Rewrites a packet addressed to the VIP so it reaches `backend`, then outputs it: eth_dst and
+/// ipv4_dst always, tcp_dst only when the backend listens on another port. The switch fixes the IP and
+/// TCP checksums after set_field (OF1.3.5 §7.2.5, "set-field ... checksum update").
+pub fn to_backend_actions(backend: &BackendTarget, vip_port: u16, out: PortNo) -> Vec<Action> {
+    let mut actions = vec![
+        Action::SetField(Oxm::EthDst(backend.mac, None)),
+        Action::SetField(Oxm::Ipv4Dst(backend.ip, None)),
+    ];
+    if backend.port != vip_port {
+        actions.push(Action::SetField(Oxm::TcpDst(backend.port)));
+    }
+    actions.push(Action::output(out));
+    actions
+}
+
+/// Rewrites a backend's reply so the client sees it come from the VIP, then outputs it.
+pub fn from_backend_actions(
+    vip: Ipv4Addr,
+    vip_mac: MacAddr,
+    vip_port: u16,
+    backend_port: u16,
+    out: PortNo,
+) -> Vec<Action> {
+    let mut actions =
+        vec![Action::SetField(Oxm::EthSrc(vip_mac, None)), Action::SetField(Oxm::Ipv4Src(vip, None))];
+    if backend_port != vip_port {
+        actions.push(Action::SetField(Oxm::TcpSrc(vip_port)));
+    }
+    actions.push(Action::output(out));
+    actions
+}
+
+impl Steering {
+    fn cookie(&self, kind: RuleKind) -> u64 {
+        LbCookie::new(self.pool, Some(self.backend.id), kind).encode()
+    }
+
+    fn flow(&self, m: Match, kind: RuleKind, actions: Vec<Action>) -> FlowMod {
+        FlowMod::add(m)
+            .priority(STEER_PRIORITY)
+            .idle_timeout(self.idle_timeout)
+            .cookie(self.cookie(kind))
+            .send_flow_rem()
+            .apply_actions(actions)
+    }
+
+    /// client:port → VIP:port, as the client sent it.
+    pub fn forward_match(&self) -> Match {
+        tcp_match(self.key.client_ip, self.key.client_port, self.vip, self.key.vip_port)
+    }
+
+    /// client:port → backend:port, after the rewrite.
+    pub fn rewritten_forward_match(&self) -> Match {
+        tcp_match(self.key.client_ip, self.key.client_port, self.backend.ip, self.backend.port)
+    }
+
+    /// backend:port → client:port, as the backend sent it.
+    pub fn reverse_match(&self) -> Match {
+        tcp_match(self.backend.ip, self.backend.port, self.key.client_ip, self.key.client_port)
+    }
+
+    /// VIP:port → client:port, after the reverse rewrite.
+    pub fn rewritten_reverse_match(&self) -> Match {
+        tcp_match(self.vip, self.key.vip_port, self.key.client_ip, self.key.client_port)
+    }
+
+    pub fn forward_actions(&self, out: PortNo) -> Vec<Action> {
+        to_backend_actions(&self.backend, self.key.vip_port, out)
+    }
+
+    pub fn reverse_actions(&self, out: PortNo) -> Vec<Action> {
+        from_backend_actions(self.vip, self.vip_mac, self.key.vip_port, self.backend.port, out)
+    }
+
+    /// Client and backend on one switch: the forward rule (rewrite, out `to_backend`) and the reverse
+    /// rule (rewrite, out `to_client`). Both have the idle timeout and SEND_FLOW_REM; the forward
+    /// rule's FLOW_REMOVED ends the flow in the pool's table.
+    pub fn single_switch(&self, to_backend: PortNo, to_client: PortNo) -> [FlowMod; 2] {
+        [
+            self.flow(self.forward_match(), RuleKind::Forward, self.forward_actions(to_backend)),
+            self.flow(self.reverse_match(), RuleKind::Reverse, self.reverse_actions(to_client)),
+        ]
+    }
+
+    /// Rules along paths through several switches: `forward` runs from the switch the client's packet
+    /// entered to the backend's port (`TopologyView::path_to_host(ingress, backend_mac)`), `reverse`
+    /// from the backend's switch to the client's port. The first switch of each direction rewrites;
+    /// the others match the rewritten headers and only forward. Returns `(dpid, flow)` pairs, to be
+    /// installed downstream-first so that no rewritten packet meets a switch without its rule.
+    pub fn along_paths(&self, forward: &[Hop], reverse: &[Hop]) -> Result<Vec<(u64, FlowMod)>, RuleError> {
+        let (first_fwd, rest_fwd) = forward.split_first().ok_or(RuleError::EmptyPath("forward"))?;
+        let (first_rev, rest_rev) = reverse.split_first().ok_or(RuleError::EmptyPath("reverse"))?;
+        let mut rules = Vec::with_capacity(forward.len() + reverse.len());
+        for hop in rest_fwd.iter().rev() {
+            let m = self.rewritten_forward_match();
+            rules.push((hop.dpid, self.flow(m, RuleKind::Transit, vec![Action::output(hop.out_port)])));
+        }
+        rules.push((
+            first_fwd.dpid,
+            self.flow(self.forward_match(), RuleKind::Forward, self.forward_actions(first_fwd.out_port)),
+        ));
+        for hop in rest_rev.iter().rev() {
+            let m = self.rewritten_reverse_match();
+            rules.push((hop.dpid, self.flow(m, RuleKind::Transit, vec![Action::output(hop.out_port)])));
+        }
+        rules.push((
+            first_rev.dpid,
+            self.flow(self.reverse_match(), RuleKind::Reverse, self.reverse_actions(first_rev.out_port)),
+        ));
+        Ok(rules)
+    }
+
+    /// Sends the flow's first packet (the PACKET_IN that asked) on to the backend.
+    ///
+    /// It carries the forward rewrite actions itself rather than `output:TABLE`: a switch may process
+    /// a FLOW_MOD and a later PACKET_OUT in either order unless a BARRIER separates them (OF1.3.5
+    /// §6.2), so TABLE could meet the trap rule and bounce the packet back to the controller; explicit
+    /// actions need no barrier round trip. A packet buffered on the switch is released by buffer id.
+    pub fn first_packet_out(&self, packet_in: &PacketIn, in_port: PortNo, to_backend: PortNo) -> PacketOut {
+        let actions = self.forward_actions(to_backend);
+        if packet_in.buffer_id != NO_BUFFER {
+            PacketOut::from_buffer(packet_in.buffer_id, in_port, actions)
+        } else {
+            PacketOut::new(in_port, actions, packet_in.data.clone())
+        }
+    }
+}
+
+/// Rules that send a pool's VIP traffic to the controller: ARP asking for (or answering to) the VIP,
+/// and TCP to each served VIP port. Tagged with the LB cookie, so those PACKET_INs reach the LB app.
+pub fn trap_rules(pool: PoolId, vip: Ipv4Addr, ports: &[u16]) -> Vec<FlowMod> {
+    let cookie = LbCookie::new(pool, None, RuleKind::Trap).encode();
+    let to_controller = || vec![Action::output(PortNo::CONTROLLER)];
+    let arp = Match::new().with(Oxm::EthType(ETH_TYPE_ARP)).with(Oxm::ArpTpa(vip, None));
+    let mut rules =
+        vec![FlowMod::add(arp).priority(TRAP_PRIORITY).cookie(cookie).apply_actions(to_controller())];
+    for &port in ports {
+        let tcp = Match::new()
+            .with(Oxm::EthType(ETH_TYPE_IPV4))
+            .with(Oxm::IpProto(IP_PROTO_TCP))
+            .with(Oxm::Ipv4Dst(vip, None))
+            .with(Oxm::TcpDst(port));
+        rules.push(FlowMod::add(tcp).priority(TRAP_PRIORITY).cookie(cookie).apply_actions(to_controller()));
+    }
+    rules
+}
+
+/// Deletes every rule steering to backend `backend` of `pool` (forward, reverse, transit, pins and
+/// proactive rules), from every table, by cookie and mask. Used on eject (the breaker opened: its
+/// connections are lost anyway, and clients reconnect to a healthy node) and at the end of a drain.
+/// Each deleted rule with SEND_FLOW_REM reports a FLOW_REMOVED with reason DELETE (OF1.3.5 §6.4).
+pub fn delete_backend_rules(pool: PoolId, backend: BackendId) -> FlowMod {
+    FlowMod::delete(Match::default())
+        .cookie(LbCookie::new(pool, Some(backend), RuleKind::Other(0)).encode())
+        .cookie_mask(BACKEND_COOKIE_MASK)
+}
+
+/// Deletes every rule of `pool`, traps included (pool removed or reconfigured).
+pub fn delete_pool_rules(pool: PoolId) -> FlowMod {
+    FlowMod::delete(Match::default())
+        .cookie(LbCookie::new(pool, None, RuleKind::Other(0)).encode())
+        .cookie_mask(POOL_COOKIE_MASK)
+}
+
+/// A high-priority rule keeping one established connection on `backend` (forward direction, single
+/// switch) while proactive rules change under it; it idles out when the connection does.
+pub fn pin_connection(
+    pool: PoolId,
+    vip: Ipv4Addr,
+    key: FlowKey,
+    backend: &BackendTarget,
+    to_backend: PortNo,
+    idle_timeout: u16,
+) -> FlowMod {
+    FlowMod::add(tcp_match(key.client_ip, key.client_port, vip, key.vip_port))
+        .priority(PIN_PRIORITY)
+        .idle_timeout(if idle_timeout == 0 { DEFAULT_PIN_IDLE_TIMEOUT } else { idle_timeout })
+        .cookie(LbCookie::new(pool, Some(backend.id), RuleKind::Pin).encode())
+        .send_flow_rem()
+        .apply_actions(to_backend_actions(backend, key.vip_port, to_backend))
+}
+
+/// A backend and the port the switch reaches it through (for the proactive modes, which install
+/// rules for every backend at once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackendPort {
+    pub target: BackendTarget,
+    pub out_port: PortNo,
+}
+
+/// Reverse rules of the proactive modes (select group, wildcard): every reply from a backend's
+/// address and port is rewritten to come from the VIP and sent out `to_clients` (the switch's port
+/// towards the clients, or `PortNo::NORMAL` on a switch that supports it). The source port is
+/// rewritten to the pool's first VIP port when the backend listens on a port the VIP does not serve.
+/// No timeout: they live as long as the pool's mode does.
+pub fn proactive_reverse_rules(
+    pool: PoolId,
+    vip: Ipv4Addr,
+    vip_mac: MacAddr,
+    vip_ports: &[u16],
+    members: &[BackendPort],
+    to_clients: PortNo,
+) -> Vec<FlowMod> {
+    let Some(&first_port) = vip_ports.first() else { return Vec::new() };
+    members
+        .iter()
+        .map(|m| {
+            let t = &m.target;
+            let vip_port = if vip_ports.contains(&t.port) { t.port } else { first_port };
+            let matcher = Match::new()
+                .with(Oxm::EthType(ETH_TYPE_IPV4))
+                .with(Oxm::IpProto(IP_PROTO_TCP))
+                .with(Oxm::Ipv4Src(t.ip, None))
+                .with(Oxm::TcpSrc(t.port));
+            FlowMod::add(matcher)
+                .priority(STEER_PRIORITY)
+                .cookie(LbCookie::new(pool, Some(t.id), RuleKind::Reverse).encode())
+                .apply_actions(from_backend_actions(vip, vip_mac, vip_port, t.port, to_clients))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,319 @@
+//! The `wildcard` mode: proactive rules that split the client source-address space by weight, after
+//! Wang, Butnariu & Rexford, "OpenFlow-Based Server Load Balancing Gone Wild" (Hot-ICE 2011).
+//!
+//! The IPv4 space is cut into `2^bits` equal leaves (`bits`-long prefixes of `ipv4_src`). Each
+//! eligible backend gets a number of leaves proportional to its weight (largest remainder), and the
+//! leaves are covered by the fewest aligned prefixes: a fresh partition decomposes each count into
+//! powers of two and lays the blocks out largest-first, so every block is aligned (§3 of the paper).
+//! Rules use priority `PROACTIVE_PRIORITY + prefix length`, so a longer prefix always wins.
+//!
+//! On a weight or health change, [`WildcardAssignment::rebalance`] moves as few leaves as possible:
+//! backends over their new share give up their highest leaves, backends under it take free leaves;
+//! every other leaf keeps its owner. [`transition`] turns old → new into FlowMods that leave unchanged
+//! rules untouched and do not break established connections: first it pins every known active
+//! connection whose leaf changes hands to its current backend with a higher-priority microflow (the
+//! paper sends such packets to the controller and installs microflows for old connections; our flow
+//! table already knows them), then it adds or modifies rules for the new prefixes, and last deletes
+//! the old prefixes no longer used. A longer new prefix overrides an old shorter one as soon as it is
+//! added, and an old longer prefix keeps its traffic until deleted, so no packet meets a gap.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use ofproto::flow::FlowMod;
+use ofproto::oxm::{Match, Oxm};
+use serde::Serialize;
+
+use super::algorithm::{SelectionContext, Selector};
+use super::backend::BackendId;
+use super::pool::{FlowKey, PoolId};
+use super::rules::{
+    BackendPort, ETH_TYPE_IPV4, IP_PROTO_TCP, LbCookie, PROACTIVE_PRIORITY, RuleKind, pin_connection,
+    to_backend_actions,
+};
+
+/// One wildcard rule: clients in `prefix/len` go to `backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct PrefixRule {
+    pub prefix: Ipv4Addr,
+    pub len: u8,
+    pub backend: BackendId,
+}
+
+impl PrefixRule {
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        let mask = prefix_mask(self.len);
+        u32::from(ip) & mask == u32::from(self.prefix) & mask
+    }
+
+    /// Fraction of the address space the rule covers.
+    pub fn share(&self) -> f64 {
+        0.5f64.powi(i32::from(self.len.min(32)))
+    }
+}
+
+fn prefix_mask(len: u8) -> u32 {
+    if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) }
+}
+
+/// Leaf counts proportional to weights (largest remainder method: floors first, then the leftover
+/// leaves to the largest fractional parts, ties to the lower id). Weight-0 entries get nothing.
+pub fn leaf_counts(weights: &[(BackendId, u16)], bits: u8) -> BTreeMap<BackendId, u32> {
+    let leaves = 1u64 << bits.min(16);
+    let total: u64 = weights.iter().map(|(_, w)| u64::from(*w)).sum();
+    let mut counts = BTreeMap::new();
+    if total == 0 {
+        return counts;
+    }
+    let mut remainders: Vec<(u64, BackendId)> = Vec::new();
+    let mut given = 0u64;
+    for &(id, w) in weights.iter().filter(|(_, w)| *w > 0) {
+        let exact = u64::from(w) * leaves;
+        counts.insert(id, (exact / total) as u32);
+        given += exact / total;
+        remainders.push((exact % total, id));
+    }
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, id) in remainders.into_iter().take((leaves - given) as usize) {
+        if let Some(c) = counts.get_mut(&id) {
+            *c += 1;
+        }
+    }
+    counts
+}
+
+/// Which backend owns each leaf of the client address space.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WildcardAssignment {
+    bits: u8,
+    owners: Vec<Option<BackendId>>,
+}
+
+impl WildcardAssignment {
+    /// A fresh partition of `2^bits` leaves (bits clamped to 1..=16) by weight, with aligned
+    /// power-of-two blocks so each backend needs at most one rule per set bit of its leaf count.
+    pub fn partition(weights: &[(BackendId, u16)], bits: u8) -> WildcardAssignment {
+        let bits = bits.clamp(1, 16);
+        let mut blocks: Vec<(u32, BackendId)> = Vec::new();
+        for (id, count) in leaf_counts(weights, bits) {
+            (0..32).rev().filter(|b| count & (1 << b) != 0).for_each(|b| blocks.push((1 << b, id)));
+        }
+        blocks.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut owners = Vec::with_capacity(1 << bits);
+        for (size, id) in blocks {
+            owners.extend(std::iter::repeat_n(Some(id), size as usize));
+        }
+        owners.resize(1 << bits, None);
+        WildcardAssignment { bits, owners }
+    }
+
+    /// The assignment for new `weights` that moves the fewest leaves from `self` (see the module
+    /// docs). With a different `bits` nothing can be kept, and it is a fresh partition.
+    pub fn rebalance(&self, weights: &[(BackendId, u16)], bits: u8) -> WildcardAssignment {
+        let bits = bits.clamp(1, 16);
+        if bits != self.bits {
+            return WildcardAssignment::partition(weights, bits);
+        }
+        let target = leaf_counts(weights, bits);
+        let mut owners = self.owners.clone();
+        let mut have: BTreeMap<BackendId, u32> = BTreeMap::new();
+        for owner in owners.iter_mut() {
+            match owner {
+                Some(id) if target.contains_key(id) => *have.entry(*id).or_default() += 1,
+                _ => *owner = None,
+            }
+        }
+        // Over-share backends give up their highest leaves.
+        for owner in owners.iter_mut().rev() {
+            let Some(id) = *owner else { continue };
+            let want = target.get(&id).copied().unwrap_or(0);
+            if let Some(h) = have.get_mut(&id).filter(|h| **h > want) {
+                *h -= 1;
+                *owner = None;
+            }
+        }
+        // Under-share backends take the free leaves in address order.
+        let mut deficits =
+            target.iter().map(|(id, want)| (*id, want.saturating_sub(have.get(id).copied().unwrap_or(0))));
+        let mut current = deficits.next();
+        for owner in owners.iter_mut().filter(|o| o.is_none()) {
+            while let Some((_, 0)) = current {
+                current = deficits.next();
+            }
+            let Some((id, left)) = current.as_mut() else { break };
+            *owner = Some(*id);
+            *left -= 1;
+        }
+        WildcardAssignment { bits, owners }
+    }
+
+    pub fn bits(&self) -> u8 {
+        self.bits
+    }
+
+    /// The backend whose prefix contains `ip`.
+    pub fn owner(&self, ip: Ipv4Addr) -> Option<BackendId> {
+        let leaf = (u32::from(ip) >> (32 - u32::from(self.bits))) as usize;
+        self.owners.get(leaf).copied().flatten()
+    }
+
+    /// Leaves owned by `id`.
+    pub fn leaves_of(&self, id: BackendId) -> usize {
+        self.owners.iter().filter(|o| **o == Some(id)).count()
+    }
+
+    /// The fewest aligned prefixes covering each backend's leaves, in address order.
+    pub fn rules(&self) -> Vec<PrefixRule> {
+        let mut out = Vec::new();
+        self.aggregate(0, self.owners.len(), &mut out);
+        out
+    }
+
+    fn aggregate(&self, start: usize, size: usize, out: &mut Vec<PrefixRule>) {
+        let Some(block) = self.owners.get(start..start + size) else { return };
+        let first = block.first().copied().flatten();
+        if block.iter().all(|o| *o == first) {
+            if let Some(backend) = first {
+                let len = self.bits - size.trailing_zeros() as u8;
+                let prefix = Ipv4Addr::from(((start as u64) << (32 - u32::from(self.bits))) as u32);
+                out.push(PrefixRule { prefix, len, backend });
+            }
+            return;
+        }
+        self.aggregate(start, size / 2, out);
+        self.aggregate(start + size / 2, size / 2, out);
+    }
+}
+
+/// FlowMods taking the switch from one assignment to the next, and what they do.
+#[derive(Debug, Clone, Default)]
+pub struct WildcardTransition {
+    /// In order: pins, adds and modifies, deletes.
+    pub flow_mods: Vec<FlowMod>,
+    /// Established connections pinned to their backend.
+    pub pinned: usize,
+    /// Prefix rules left as they were (per VIP port).
+    pub unchanged: usize,
+    /// Backends that own leaves but are missing from `members` (no MAC or no port yet): their
+    /// prefixes get no rule, so those clients reach the controller through the trap rule.
+    pub unresolved: Vec<BackendId>,
+}
+
+/// The match of a wildcard rule (no `ipv4_src` at all for the /0 rule).
+pub fn wildcard_match(rule: &PrefixRule, vip: Ipv4Addr, vip_port: u16) -> Match {
+    let mut m = Match::new()
+        .with(Oxm::EthType(ETH_TYPE_IPV4))
+        .with(Oxm::IpProto(IP_PROTO_TCP))
+        .with(Oxm::Ipv4Dst(vip, None))
+        .with(Oxm::TcpDst(vip_port));
+    if rule.len > 0 {
+        m.insert(Oxm::Ipv4Src(rule.prefix, Some(Ipv4Addr::from(prefix_mask(rule.len)))));
+    }
+    m
+}
+
+fn wildcard_priority(rule: &PrefixRule) -> u16 {
+    PROACTIVE_PRIORITY + u16::from(rule.len)
+}
+
+/// The FlowMods from `old` (None: nothing installed) to `new` for pool `pool` at `vip`/`vip_ports`.
+/// `active` is the pool's flow table; `members` the backends rules may point at (eligible and
+/// draining ones, with the port towards each); `pin_idle_timeout` the pins' idle timeout.
+pub fn transition(
+    pool: PoolId,
+    vip: Ipv4Addr,
+    vip_ports: &[u16],
+    old: Option<&WildcardAssignment>,
+    new: &WildcardAssignment,
+    active: &[(FlowKey, BackendId)],
+    members: &[BackendPort],
+    pin_idle_timeout: u16,
+) -> WildcardTransition {
+    let member = |id: BackendId| members.iter().find(|m| m.target.id == id);
+    let old_rules: BTreeMap<(Ipv4Addr, u8), BackendId> = old
+        .map(|o| o.rules())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| ((r.prefix, r.len), r.backend))
+        .collect();
+    let new_rules = new.rules();
+    let mut out = WildcardTransition::default();
+
+    for (key, backend) in active {
+        if new.owner(key.client_ip) != Some(*backend)
+            && let Some(m) = member(*backend)
+        {
+            out.flow_mods.push(pin_connection(pool, vip, *key, &m.target, m.out_port, pin_idle_timeout));
+            out.pinned += 1;
+        }
+    }
+    for rule in &new_rules {
+        let previous = old_rules.get(&(rule.prefix, rule.len));
+        if previous == Some(&rule.backend) {
+            out.unchanged += vip_ports.len();
+            continue;
+        }
+        let Some(m) = member(rule.backend) else {
+            if !out.unresolved.contains(&rule.backend) {
+                out.unresolved.push(rule.backend);
+            }
+            continue;
+        };
+        for &port in vip_ports {
+            let matcher = wildcard_match(rule, vip, port);
+            let fm = if previous.is_some() { FlowMod::modify_strict(matcher) } else { FlowMod::add(matcher) };
+            out.flow_mods.push(
+                fm.priority(wildcard_priority(rule))
+                    .cookie(LbCookie::new(pool, Some(rule.backend), RuleKind::Wildcard).encode())
+                    .apply_actions(to_backend_actions(&m.target, port, m.out_port)),
+            );
+        }
+    }
+    for (&(prefix, len), &backend) in &old_rules {
+        if new_rules.iter().any(|r| r.prefix == prefix && r.len == len) {
+            continue;
+        }
+        let rule = PrefixRule { prefix, len, backend };
+        for &port in vip_ports {
+            out.flow_mods.push(
+                FlowMod::delete_strict(wildcard_match(&rule, vip, port)).priority(wildcard_priority(&rule)),
+            );
+        }
+    }
+    out
+}
+
+/// The controller-side answer of the wildcard mode, for packets that reach the controller: the owner
+/// of the client's prefix in a fresh partition of the candidates' weights. (The pool answers from the
+/// assignment it installed when it has one; see `Pool::select`.)
+#[derive(Debug)]
+pub struct WildcardSelector {
+    bits: u8,
+    cached: Option<(Vec<(BackendId, u16)>, WildcardAssignment)>,
+}
+
+impl WildcardSelector {
+    pub fn new(bits: u8) -> WildcardSelector {
+        WildcardSelector { bits, cached: None }
+    }
+}
+
+impl Selector for WildcardSelector {
+    fn select(&mut self, ctx: &SelectionContext<'_>) -> Option<BackendId> {
+        let weights: Vec<(BackendId, u16)> = ctx.candidates.iter().map(|c| (c.id, c.weight)).collect();
+        if self.cached.as_ref().is_none_or(|(w, _)| *w != weights) {
+            let assignment = WildcardAssignment::partition(&weights, self.bits);
+            self.cached = Some((weights, assignment));
+        }
+        let owner = self.cached.as_ref().and_then(|(_, a)| a.owner(ctx.client.ip));
+        // With more candidates than leaves some own nothing; every leaf still has an owner.
+        owner.or_else(|| ctx.candidates.first().map(|c| c.id))
+    }
+
+    fn name(&self) -> &'static str {
+        "wildcard"
+    }
+}
+
+#[cfg(test)]
+mod tests;

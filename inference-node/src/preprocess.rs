@@ -1,0 +1,229 @@
+//! Image input: format sniffing, a pixel-count check that runs on the header alone (so a small
+//! file declaring 50000x50000 is refused before any pixel buffer is allocated), decoding to RGB,
+//! and the model's preprocessing: shorter side to `resize_shorter` (bilinear), centre crop to
+//! `input_size`, `(x - mean) / std` per channel, written as planar CHW `f32`.
+
+use std::io::Cursor;
+
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
+
+/// Formats this node decodes (the `image` features enabled in the workspace).
+pub const SUPPORTED_FORMATS: [ImageFormat; 5] =
+    [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Gif, ImageFormat::Bmp, ImageFormat::WebP];
+pub const SUPPORTED_FORMATS_TEXT: &str = "supported formats: jpeg, png, gif, bmp, webp";
+
+/// Why an uploaded image cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageInputError {
+    #[error("the body is not an image ({formats})", formats = SUPPORTED_FORMATS_TEXT)]
+    NotAnImage,
+    #[error("image format {0} is not supported ({formats})", formats = SUPPORTED_FORMATS_TEXT)]
+    UnsupportedFormat(String),
+    #[error("image declares {width}x{height} pixels, over the limit of {limit} pixels")]
+    TooManyPixels { width: u32, height: u32, limit: u64 },
+    #[error("image is corrupt or truncated: {0}")]
+    Corrupt(String),
+}
+
+/// What the header says about an image, read without decoding pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageProbe {
+    pub format: ImageFormat,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Sniffs the format from the magic bytes and reads the dimensions from the header only.
+pub fn probe(bytes: &[u8], max_pixels: u64) -> Result<ImageProbe, ImageInputError> {
+    let format = image::guess_format(bytes).map_err(|_| ImageInputError::NotAnImage)?;
+    if !SUPPORTED_FORMATS.contains(&format) {
+        return Err(ImageInputError::UnsupportedFormat(format!("{format:?}").to_lowercase()));
+    }
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|e| ImageInputError::Corrupt(e.to_string()))?;
+    if width == 0 || height == 0 {
+        return Err(ImageInputError::Corrupt(format!("image has no pixels ({width}x{height})")));
+    }
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(ImageInputError::TooManyPixels { width, height, limit: max_pixels });
+    }
+    Ok(ImageProbe { format, width, height })
+}
+
+/// Decodes a probed image to 8-bit RGB. The decoder's own limits hold it to the probed size, so a
+/// file whose later frames or chunks lie about their size cannot allocate more.
+pub fn decode(bytes: &[u8], probe: ImageProbe) -> Result<RgbImage, ImageInputError> {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), probe.format);
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(probe.width);
+    limits.max_image_height = Some(probe.height);
+    // Room for the widest decoded pixel type (RGBA f32 = 16 B/px) plus decoder scratch.
+    limits.max_alloc = Some(u64::from(probe.width) * u64::from(probe.height) * 16 + (16 << 20));
+    reader.limits(limits);
+    let image = reader.decode().map_err(|e| match e {
+        ImageError::Limits(_) => ImageInputError::TooManyPixels {
+            width: probe.width,
+            height: probe.height,
+            limit: u64::from(probe.width) * u64::from(probe.height),
+        },
+        ImageError::Unsupported(u) => ImageInputError::UnsupportedFormat(u.to_string()),
+        other => ImageInputError::Corrupt(other.to_string()),
+    })?;
+    Ok(image.into_rgb8())
+}
+
+/// The model's preprocessing parameters (from `model.json` or the command line).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preprocessing {
+    pub input_size: u32,
+    pub resize_shorter: u32,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl Preprocessing {
+    /// Number of `f32` values one image occupies in the input tensor.
+    pub fn values_per_image(&self) -> usize {
+        3 * self.input_size as usize * self.input_size as usize
+    }
+
+    /// Size after scaling the shorter side to `resize_shorter`, keeping the aspect ratio; the
+    /// longer side is rounded, as the reference preprocessing (`inference-node/model/preprocess.py`) does.
+    pub fn resized_dims(&self, width: u32, height: u32) -> (u32, u32) {
+        let short_target = u64::from(self.resize_shorter);
+        let scale = |long: u32, short: u32| {
+            let (long, short) = (u64::from(long), u64::from(short));
+            let rounded = (2 * long * short_target + short) / (2 * short);
+            u32::try_from(rounded.max(1)).unwrap_or(u32::MAX)
+        };
+        if width <= height {
+            (self.resize_shorter, scale(height, width))
+        } else {
+            (scale(width, height), self.resize_shorter)
+        }
+    }
+
+    /// Appends the normalised CHW values of `image` to `out` (exactly `values_per_image` values).
+    pub fn apply(&self, image: &RgbImage, out: &mut Vec<f32>) {
+        let (w, h) = self.resized_dims(image.width(), image.height());
+        let resized;
+        let source = if (w, h) == image.dimensions() {
+            image
+        } else {
+            // Through `DynamicImage` so the resize kernel is instantiated (and optimised) inside
+            // the `image` crate rather than in this crate's (debug-profile) code.
+            resized =
+                DynamicImage::ImageRgb8(image.clone()).resize_exact(w, h, FilterType::Triangle).into_rgb8();
+            &resized
+        };
+        let size = self.input_size;
+        // Centre crop; `resize_shorter >= input_size` is checked when the config is built, and
+        // `min` keeps the crop inside the image regardless.
+        let left = source.width().saturating_sub(size) / 2;
+        let top = source.height().saturating_sub(size) / 2;
+        let plane = size as usize * size as usize;
+        let start = out.len();
+        out.resize(start + 3 * plane, 0.0);
+        let (r, rest) = out[start..].split_at_mut(plane);
+        let (g, b) = rest.split_at_mut(plane);
+        let inv = [1.0 / self.std[0], 1.0 / self.std[1], 1.0 / self.std[2]];
+        let row_len = size.min(source.width()) as usize;
+        for y in 0..size.min(source.height()) {
+            let row_start = ((top + y) as usize * source.width() as usize + left as usize) * 3;
+            let row = &source.as_raw()[row_start..row_start + row_len * 3];
+            let dst = y as usize * size as usize;
+            for (x, px) in row.chunks_exact(3).enumerate() {
+                r[dst + x] = (f32::from(px[0]) - self.mean[0]) * inv[0];
+                g[dst + x] = (f32::from(px[1]) - self.mean[1]) * inv[1];
+                b[dst + x] = (f32::from(px[2]) - self.mean[2]) * inv[2];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageEncoder, Rgb};
+
+    fn png_bytes(image: &RgbImage) -> Vec<u8> {
+        let mut out = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut out)
+            .write_image(image.as_raw(), image.width(), image.height(), image::ExtendedColorType::Rgb8)
+            .expect("encode");
+        out
+    }
+
+    #[test]
+    fn normalises_a_tiny_image_into_planar_chw() {
+        // 3x2 image, no resize (shorter side already 2), crop 2x2 from columns 0..2 (left = 1/2 = 0).
+        let mut image = RgbImage::new(3, 2);
+        image.put_pixel(0, 0, Rgb([0, 255, 10]));
+        image.put_pixel(1, 0, Rgb([100, 50, 20]));
+        image.put_pixel(2, 0, Rgb([9, 9, 9]));
+        image.put_pixel(0, 1, Rgb([200, 0, 30]));
+        image.put_pixel(1, 1, Rgb([127, 128, 40]));
+        image.put_pixel(2, 1, Rgb([9, 9, 9]));
+        let pre = Preprocessing {
+            input_size: 2,
+            resize_shorter: 2,
+            mean: [100.0, 50.0, 0.0],
+            std: [100.0, 50.0, 10.0],
+        };
+        let mut out = vec![7.0]; // existing contents stay untouched
+        pre.apply(&image, &mut out);
+        #[rustfmt::skip]
+        let expected = [
+            7.0,
+            // R: (v - 100) / 100
+            -1.0, 0.0, 1.0, 0.27,
+            // G: (v - 50) / 50
+            4.1, 0.0, -1.0, 1.56,
+            // B: v / 10
+            1.0, 2.0, 3.0, 4.0,
+        ];
+        assert_eq!(out.len(), expected.len());
+        for (i, (got, want)) in out.iter().zip(expected).enumerate() {
+            assert!((got - want).abs() < 1e-5, "value {i}: got {got}, want {want}");
+        }
+    }
+
+    #[test]
+    fn resizes_the_shorter_side_then_crops_the_centre() {
+        let pre = Preprocessing { input_size: 224, resize_shorter: 256, mean: [0.0; 3], std: [1.0; 3] };
+        assert_eq!(pre.resized_dims(451, 300), (385, 256)); // 384.85 rounds up
+        assert_eq!(pre.resized_dims(300, 451), (256, 385));
+        assert_eq!(pre.resized_dims(400, 300), (341, 256)); // 341.33 rounds down
+        assert_eq!(pre.resized_dims(10, 10), (256, 256));
+        // A uniform image stays uniform through resize and crop.
+        let image = RgbImage::from_pixel(451, 300, Rgb([30, 60, 90]));
+        let mut out = Vec::new();
+        pre.apply(&image, &mut out);
+        assert_eq!(out.len(), pre.values_per_image());
+        let plane = 224 * 224;
+        assert!(out[..plane].iter().all(|v| (v - 30.0).abs() < 1e-4));
+        assert!(out[2 * plane..].iter().all(|v| (v - 90.0).abs() < 1e-4));
+    }
+
+    #[test]
+    fn probe_reads_dimensions_and_rejects_non_images() {
+        let bytes = png_bytes(&RgbImage::new(5, 3));
+        let probe = probe(&bytes, 100).expect("probe");
+        assert_eq!((probe.format, probe.width, probe.height), (ImageFormat::Png, 5, 3));
+        assert_eq!(super::probe(b"hello, world", 100), Err(ImageInputError::NotAnImage));
+        assert!(matches!(super::probe(&bytes, 14), Err(ImageInputError::TooManyPixels { .. })));
+    }
+
+    #[test]
+    fn truncated_image_is_corrupt_not_a_panic() {
+        let bytes = png_bytes(&RgbImage::from_pixel(64, 64, Rgb([1, 2, 3])));
+        for cut in [8, 20, 40, bytes.len() - 20] {
+            let result = probe(&bytes[..cut], 1 << 20).and_then(|p| decode(&bytes[..cut], p));
+            assert!(matches!(result, Err(ImageInputError::Corrupt(_))), "cut {cut}: {result:?}");
+        }
+        let probe = probe(&bytes, 1 << 20).expect("probe");
+        assert_eq!(decode(&bytes, probe).expect("decode").dimensions(), (64, 64));
+    }
+}

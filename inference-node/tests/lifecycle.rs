@@ -1,0 +1,152 @@
+//! Node lifecycle: readiness before and after warm-up, back-pressure when the queue is full,
+//! and graceful shutdown on SIGTERM.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use clap::Parser;
+use common::{Node, sample};
+use rudder_node::config::{Cli, Command};
+use rudder_node::{AppState, app};
+use tower::ServiceExt;
+
+fn config(extra: &[&str]) -> rudder_node::NodeConfig {
+    let models = common::models_dir();
+    let mut args = vec!["rudder-node", "serve", "--model-dir"];
+    let dir = models.join("v1");
+    args.push(dir.to_str().expect("utf8"));
+    args.extend_from_slice(extra);
+    let Command::Serve(serve) = Cli::parse_from(args).command;
+    serve.into_config().expect("config")
+}
+
+async fn call(state: &AppState, request: Request<Body>) -> (StatusCode, serde_json::Value, Option<String>) {
+    let response = app(state.clone()).oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let retry = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let bytes = to_bytes(response.into_body(), 1 << 20).await.expect("body");
+    (status, serde_json::from_slice(&bytes).expect("json"), retry)
+}
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).expect("request")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_loading_until_warm_up_then_ok() {
+    let state = AppState::new(config(&["--workers", "1"]));
+    let (status, json, retry) = call(&state, get("/health")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(json["status"], "loading");
+    assert_eq!(json["model"]["version"], "v1");
+    assert!(retry.is_none());
+
+    let post = || {
+        Request::post("/predict").header("content-type", "image/png").body(Body::from(sample("chelsea.png")))
+    };
+    let (status, json, retry) = call(&state, post().expect("request")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(json["error"], "loading");
+    assert_eq!(retry.as_deref(), Some("1"));
+
+    let loader = state.clone();
+    tokio::task::spawn_blocking(move || loader.load_model()).await.expect("join").expect("load");
+    let (status, json, _) = call(&state, get("/health")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["status"], "ok");
+    assert_eq!(json["in_flight"], 1, "the health request itself");
+    assert_eq!(json["queue_depth"], 0);
+
+    let (status, json, _) = call(&state, post().expect("request")).await;
+    assert_eq!(status, StatusCode::OK);
+    common::assert_matches_reference("chelsea.png", &json);
+    state.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_queue_answers_503_with_retry_after() {
+    common::models_dir();
+    let node =
+        Node::ready(&["--workers", "1", "--queue-capacity", "1", "--max-batch", "1", "--cache-size", "0"])
+            .await;
+    let image = sample("astronaut.png");
+    let requests = (0..16).map(|_| {
+        let image = image.clone();
+        let addr = node.addr;
+        tokio::spawn(async move {
+            rudder_node::http_client::request(
+                addr,
+                "POST",
+                "/predict",
+                &[("content-type", "image/png")],
+                &image,
+            )
+            .await
+            .expect("post")
+        })
+    });
+    let mut ok = 0;
+    let mut overloaded = 0;
+    for r in futures_join(requests.collect()).await {
+        match r.status {
+            200 => ok += 1,
+            503 => {
+                overloaded += 1;
+                assert_eq!(r.header("retry-after"), Some("1"));
+                assert_eq!(r.json().expect("json")["error"], "overloaded");
+            }
+            other => panic!("unexpected status {other}: {}", r.text()),
+        }
+    }
+    assert!(ok >= 1 && overloaded >= 1, "ok {ok}, overloaded {overloaded}");
+    let metrics = node.get("/metrics").await.expect("metrics").text();
+    assert!(
+        metrics.contains(&format!(
+            "rudder_node_requests_total{{route=\"/predict\",status=\"503\"}} {overloaded}"
+        ))
+    );
+}
+
+async fn futures_join(
+    handles: Vec<tokio::task::JoinHandle<rudder_node::http_client::HttpResponse>>,
+) -> Vec<rudder_node::http_client::HttpResponse> {
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_in_flight_requests_then_exits() {
+    common::models_dir();
+    // A long batch wait keeps the request in flight while the signal arrives.
+    let mut node = Node::ready(&["--max-batch", "8", "--batch-wait-ms", "600", "--workers", "1"]).await;
+    let addr = node.addr;
+    let image = sample("coffee.png");
+    let in_flight = tokio::spawn(async move {
+        rudder_node::http_client::request(addr, "POST", "/predict", &[("content-type", "image/png")], &image)
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    node.signal("TERM");
+    let response = in_flight.await.expect("task").expect("response despite shutdown");
+    assert_eq!(response.status, 200, "{}", response.text());
+    common::assert_matches_reference("coffee.png", &response.json().expect("json"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = node.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "node did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        rudder_node::http_client::request(addr, "GET", "/health", &[], &[]).await.is_err(),
+        "no longer listening"
+    );
+}
