@@ -39,6 +39,8 @@ lint:
 # The README's test command. Installs what is missing first (Debian packages, Python tools, model).
 test: deps model lint
 	cargo test --workspace
+	@# Mininet acceptance runs (root, Mininet and the system Open vSwitch; about 2 minutes).
+	cargo test -p rudder-controller --test topology_mininet -- --ignored --test-threads=1
 	$(PY) -m pytest -q inference-node/model
 
 demo:

@@ -192,10 +192,8 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
                 }
                 if let Some(listener) = api_listener {
                     let token = controller.config.api_token.clone();
-                    let mut state = ApiState::new(controller.clone(), token);
-                    if let Some(view) = controller.topology.clone() {
-                        state = state.with_routes(rest::topology::router(view));
-                    }
+                    // ApiState::new adds the topology routes when that app runs.
+                    let state = ApiState::new(controller.clone(), token);
                     tokio::spawn(async move {
                         if let Err(e) = rest::serve(listener, state, api_stop.cancelled_owned()).await {
                             tracing::error!(cause = %e, "REST API stopped");

@@ -49,7 +49,19 @@ fn serve_l2switch() -> Serve {
 fn bench(of_addr: SocketAddr, extra: &[&str]) -> Output {
     Command::new(RUDDER)
         .args(["bench", "--controller", &of_addr.to_string()])
-        .args(["--switches", "1", "--macs", "10", "--loops", "2", "--ms-per-test", "200", "--warmup", "0", "--json"])
+        .args([
+            "--switches",
+            "1",
+            "--macs",
+            "10",
+            "--loops",
+            "2",
+            "--ms-per-test",
+            "200",
+            "--warmup",
+            "0",
+            "--json",
+        ])
         .args(extra)
         .output()
         .expect("run rudder bench")
@@ -62,7 +74,10 @@ fn summary_of(out: &Output) -> Value {
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
     // The human-readable report goes to stderr when --json is given.
     assert!(stderr.contains("1 switches: flows/sec:"), "per-loop lines missing: {stderr}");
-    assert!(stderr.contains("RESULT: 1 switches 2 tests min/max/avg/stdev = "), "RESULT line missing: {stderr}");
+    assert!(
+        stderr.contains("RESULT: 1 switches 2 tests min/max/avg/stdev = "),
+        "RESULT line missing: {stderr}"
+    );
     summary
 }
 

@@ -134,16 +134,17 @@ fn run_batch(classifier: &Classifier, metrics: &Metrics, state: &mut WorkerState
     let pre = &classifier.spec.preprocessing;
     let mut input = Vec::with_capacity(jobs.len() * pre.values_per_image());
     let mut pending = Vec::with_capacity(jobs.len());
+    let mut scratch = Vec::new();
     for job in jobs {
         if job.reply.is_closed() {
             continue; // the client went away; don't spend CPU on it
         }
         let started = Instant::now();
-        match preprocess::decode(&job.bytes, job.probe) {
+        match preprocess::decode_any(&job.bytes, job.probe) {
             Ok(image) => {
                 let decoded = Instant::now();
                 metrics.decode_seconds.observe((decoded - started).as_secs_f64());
-                pre.apply(&image, &mut input);
+                pre.apply_image(&image, &mut input, &mut scratch);
                 pending.push((job.reply, decoded - started, decoded.elapsed()));
             }
             Err(e) => {

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod model;
 pub mod preprocess;
 pub mod request_id;
+pub mod resample;
 pub mod state;
 
 use std::future::Future;

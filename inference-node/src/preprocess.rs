@@ -5,8 +5,9 @@
 
 use std::io::Cursor;
 
-use image::imageops::FilterType;
 use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
+
+use crate::resample::{CropPlan, PixelView, resize_crop_into};
 
 /// Formats this node decodes (the `image` features enabled in the workspace).
 pub const SUPPORTED_FORMATS: [ImageFormat; 5] =
@@ -55,6 +56,12 @@ pub fn probe(bytes: &[u8], max_pixels: u64) -> Result<ImageProbe, ImageInputErro
 /// Decodes a probed image to 8-bit RGB. The decoder's own limits hold it to the probed size, so a
 /// file whose later frames or chunks lie about their size cannot allocate more.
 pub fn decode(bytes: &[u8], probe: ImageProbe) -> Result<RgbImage, ImageInputError> {
+    Ok(decode_any(bytes, probe)?.into_rgb8())
+}
+
+/// Decodes a probed image in the decoder's own pixel layout (no RGBA→RGB or grey→RGB copy;
+/// [`Preprocessing::apply_image`] reads 8-bit grey, grey+alpha, RGB and RGBA directly).
+pub fn decode_any(bytes: &[u8], probe: ImageProbe) -> Result<DynamicImage, ImageInputError> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), probe.format);
     let mut limits = Limits::default();
     limits.max_image_width = Some(probe.width);
@@ -62,7 +69,7 @@ pub fn decode(bytes: &[u8], probe: ImageProbe) -> Result<RgbImage, ImageInputErr
     // Room for the widest decoded pixel type (RGBA f32 = 16 B/px) plus decoder scratch.
     limits.max_alloc = Some(u64::from(probe.width) * u64::from(probe.height) * 16 + (16 << 20));
     reader.limits(limits);
-    let image = reader.decode().map_err(|e| match e {
+    reader.decode().map_err(|e| match e {
         ImageError::Limits(_) => ImageInputError::TooManyPixels {
             width: probe.width,
             height: probe.height,
@@ -70,8 +77,19 @@ pub fn decode(bytes: &[u8], probe: ImageProbe) -> Result<RgbImage, ImageInputErr
         },
         ImageError::Unsupported(u) => ImageInputError::UnsupportedFormat(u.to_string()),
         other => ImageInputError::Corrupt(other.to_string()),
-    })?;
-    Ok(image.into_rgb8())
+    })
+}
+
+/// The 8-bit pixels of `image` as a [`PixelView`], or `None` for 16-bit and float layouts.
+fn pixel_view(image: &DynamicImage) -> Option<PixelView<'_>> {
+    let (data, channels): (&[u8], usize) = match image {
+        DynamicImage::ImageLuma8(i) => (i.as_raw(), 1),
+        DynamicImage::ImageLumaA8(i) => (i.as_raw(), 2),
+        DynamicImage::ImageRgb8(i) => (i.as_raw(), 3),
+        DynamicImage::ImageRgba8(i) => (i.as_raw(), 4),
+        _ => return None,
+    };
+    Some(PixelView { data, width: image.width(), height: image.height(), channels })
 }
 
 /// The model's preprocessing parameters (from `model.json` or the command line).
@@ -107,39 +125,43 @@ impl Preprocessing {
 
     /// Appends the normalised CHW values of `image` to `out` (exactly `values_per_image` values).
     pub fn apply(&self, image: &RgbImage, out: &mut Vec<f32>) {
-        let (w, h) = self.resized_dims(image.width(), image.height());
-        let resized;
-        let source = if (w, h) == image.dimensions() {
-            image
-        } else {
-            // Through `DynamicImage` so the resize kernel is instantiated (and optimised) inside
-            // the `image` crate rather than in this crate's (debug-profile) code.
-            resized =
-                DynamicImage::ImageRgb8(image.clone()).resize_exact(w, h, FilterType::Triangle).into_rgb8();
-            &resized
-        };
-        let size = self.input_size;
-        // Centre crop; `resize_shorter >= input_size` is checked when the config is built, and
-        // `min` keeps the crop inside the image regardless.
-        let left = source.width().saturating_sub(size) / 2;
-        let top = source.height().saturating_sub(size) / 2;
-        let plane = size as usize * size as usize;
-        let start = out.len();
-        out.resize(start + 3 * plane, 0.0);
-        let (r, rest) = out[start..].split_at_mut(plane);
-        let (g, b) = rest.split_at_mut(plane);
-        let inv = [1.0 / self.std[0], 1.0 / self.std[1], 1.0 / self.std[2]];
-        let row_len = size.min(source.width()) as usize;
-        for y in 0..size.min(source.height()) {
-            let row_start = ((top + y) as usize * source.width() as usize + left as usize) * 3;
-            let row = &source.as_raw()[row_start..row_start + row_len * 3];
-            let dst = y as usize * size as usize;
-            for (x, px) in row.chunks_exact(3).enumerate() {
-                r[dst + x] = (f32::from(px[0]) - self.mean[0]) * inv[0];
-                g[dst + x] = (f32::from(px[1]) - self.mean[1]) * inv[1];
-                b[dst + x] = (f32::from(px[2]) - self.mean[2]) * inv[2];
+        let view =
+            PixelView { data: image.as_raw(), width: image.width(), height: image.height(), channels: 3 };
+        self.apply_view(view, out, &mut Vec::new());
+    }
+
+    /// Like [`Preprocessing::apply`] for any decoded image; 8-bit layouts are read in place.
+    /// `scratch` is reused between calls (it holds the resample's intermediate rows).
+    pub fn apply_image(&self, image: &DynamicImage, out: &mut Vec<f32>, scratch: &mut Vec<f32>) {
+        match pixel_view(image) {
+            Some(view) => self.apply_view(view, out, scratch),
+            None => {
+                let rgb = image.to_rgb8();
+                let view =
+                    PixelView { data: rgb.as_raw(), width: rgb.width(), height: rgb.height(), channels: 3 };
+                self.apply_view(view, out, scratch);
             }
         }
+    }
+
+    /// Resize (shorter side to `resize_shorter`), centre crop and normalise in one step, resampling
+    /// only the crop (see [`crate::resample`]).
+    fn apply_view(&self, view: PixelView<'_>, out: &mut Vec<f32>, scratch: &mut Vec<f32>) {
+        let resized = self.resized_dims(view.width, view.height);
+        let size = self.input_size;
+        // Centre crop, offset `(resized - crop) // 2` as in the reference; `resize_shorter >=
+        // input_size` is checked when the config is built, and `min` keeps the crop inside the
+        // image regardless (uncovered values stay zero).
+        let plan = CropPlan {
+            resized,
+            offset: (resized.0.saturating_sub(size) / 2, resized.1.saturating_sub(size) / 2),
+            size,
+            covered: (size.min(resized.0), size.min(resized.1)),
+        };
+        let start = out.len();
+        out.resize(start + self.values_per_image(), 0.0);
+        let inv = [1.0 / self.std[0], 1.0 / self.std[1], 1.0 / self.std[2]];
+        resize_crop_into(view, plan, self.mean, inv, scratch, &mut out[start..]);
     }
 }
 
@@ -205,6 +227,53 @@ mod tests {
         let plane = 224 * 224;
         assert!(out[..plane].iter().all(|v| (v - 30.0).abs() < 1e-4));
         assert!(out[2 * plane..].iter().all(|v| (v - 90.0).abs() < 1e-4));
+    }
+
+    #[test]
+    fn crop_only_resample_matches_a_full_resize_then_crop() {
+        // A textured image, downscaled with the `image` crate's triangle filter over the whole
+        // image and then cropped (the previous implementation) vs resampling only the crop.
+        let image = RgbImage::from_fn(451, 300, |x, y| {
+            Rgb([(x * 7 + y * 3) as u8, ((x ^ y) * 5) as u8, ((x * y) % 251) as u8])
+        });
+        let pre = Preprocessing { input_size: 224, resize_shorter: 256, mean: [127.5; 3], std: [127.5; 3] };
+        let (w, h) = pre.resized_dims(451, 300);
+        let full = DynamicImage::ImageRgb8(image.clone())
+            .resize_exact(w, h, image::imageops::FilterType::Triangle)
+            .into_rgb8();
+        let (left, top) = ((w - 224) / 2, (h - 224) / 2);
+        let mut ours = Vec::new();
+        pre.apply(&image, &mut ours);
+        let mut worst = 0.0f32;
+        let mut total = 0.0f64;
+        for c in 0..3 {
+            for y in 0..224u32 {
+                for x in 0..224u32 {
+                    let want = f32::from(full.get_pixel(left + x, top + y)[c]);
+                    let got = ours[c * 224 * 224 + (y * 224 + x) as usize] * 127.5 + 127.5;
+                    worst = worst.max((got - want).abs());
+                    total += f64::from((got - want).abs());
+                }
+            }
+        }
+        let mean = total / (3.0 * 224.0 * 224.0);
+        assert!(mean < 1.0, "mean abs difference {mean} grey levels");
+        assert!(worst < 40.0, "worst difference {worst} grey levels");
+    }
+
+    #[test]
+    fn rgba_and_grey_images_are_read_without_conversion() {
+        let pre = Preprocessing { input_size: 4, resize_shorter: 4, mean: [0.0; 3], std: [1.0; 3] };
+        let rgba = DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(6, 4, image::Rgba([10, 20, 30, 0])));
+        let grey = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(4, 8, image::Luma([99])));
+        let (mut a, mut g, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
+        pre.apply_image(&rgba, &mut a, &mut scratch);
+        pre.apply_image(&grey, &mut g, &mut scratch);
+        assert!(
+            a[..16].iter().all(|v| (v - 10.0).abs() < 1e-4)
+                && a[32..].iter().all(|v| (v - 30.0).abs() < 1e-4)
+        );
+        assert!(g.len() == 48 && g.iter().all(|v| (v - 99.0).abs() < 1e-4));
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! cgroup is throttled, wall time counts the periods the bench was not running at all.
 //!
 //! Run: `cargo bench -p ofproto --bench wire` (figures in docs/performance.md).
+//!
+//! Instruction counts (stable under machine load): with `WIRE_LOOP=<op>` set, the binary skips
+//! criterion and runs one hot path `WIRE_LOOP_N` times (default 20000) inside a function of its own,
+//! for `valgrind --tool=callgrind --toggle-collect='wire::hot_loop*'`; `<op>` is `packet_in_decode`,
+//! `flow_mod_encode` or `flow_mod_decode`. The command is in docs/performance.md.
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;
@@ -15,7 +20,7 @@ use std::time::Duration;
 
 use cpu_time::ThreadTime;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use ofproto::action::Action;
 use ofproto::flow::FlowMod;
 use ofproto::instruction::Instruction;
@@ -264,4 +269,47 @@ criterion_group! {
     config = Criterion::default().with_measurement(ThreadCpuTime { wall: WallTime });
     targets = all
 }
-criterion_main!(benches);
+
+/// Runs `op` `n` times; never inlined, so callgrind can count just this loop.
+#[inline(never)]
+fn hot_loop(n: u32, mut op: impl FnMut()) {
+    for _ in 0..n {
+        op();
+    }
+}
+
+/// The `WIRE_LOOP` mode (see the module docs). Returns false when the variable is not set.
+fn instruction_count_loop() -> bool {
+    let Ok(op) = std::env::var("WIRE_LOOP") else { return false };
+    let n = std::env::var("WIRE_LOOP_N").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let packet_in = packet_in_64();
+    let flow_mod = lb_flow_mod();
+    let flow_mod_wire = flow_mod.to_bytes(1);
+    let mut buf = BytesMut::with_capacity(256);
+    match op.as_str() {
+        "packet_in_decode" => hot_loop(n, || {
+            black_box(Message::decode(black_box(&packet_in))).ok();
+        }),
+        "flow_mod_decode" => hot_loop(n, || {
+            black_box(Message::decode(black_box(&flow_mod_wire))).ok();
+        }),
+        "flow_mod_encode" => hot_loop(n, || {
+            buf.clear();
+            black_box(&flow_mod).encode(1, &mut buf);
+            black_box(&buf);
+        }),
+        other => {
+            eprintln!("WIRE_LOOP={other}: expected packet_in_decode, flow_mod_decode or flow_mod_encode");
+            std::process::exit(2);
+        }
+    }
+    true
+}
+
+fn main() {
+    if instruction_count_loop() {
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -28,6 +28,7 @@ use tokio::sync::watch;
 use super::emulated::{EmulatedSwitch, EmulatorError};
 use super::frames::{FrameKind, PacketInTemplates, frame_seq};
 use super::report::Counts;
+use super::window::SeqWindow;
 
 /// Where the whole benchmark is; every switch task follows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -154,8 +155,7 @@ pub async fn run_switch(
         wpos: 0,
         replies,
         counts: Counts::default(),
-        next_seq: 1,
-        settled: 0,
+        seqs: SeqWindow::default(),
         last_progress: Instant::now(),
         sent_at: None,
         host_cursor: 0,
@@ -189,9 +189,11 @@ impl CannedReplies {
         };
         CannedReplies {
             features: Message::FeaturesReply(features).to_bytes(0).to_vec(),
-            port_desc: Message::MultipartReply(MultipartReply::new(MultipartReplyBody::PortDesc(sw.ports.clone())))
-                .to_bytes(0)
-                .to_vec(),
+            port_desc: Message::MultipartReply(MultipartReply::new(MultipartReplyBody::PortDesc(
+                sw.ports.clone(),
+            )))
+            .to_bytes(0)
+            .to_vec(),
         }
     }
 }
@@ -205,16 +207,13 @@ struct Driver {
     wpos: usize,
     replies: CannedReplies,
     counts: Counts,
-    /// Sequence number of the next PACKET_IN.
-    next_seq: u32,
-    /// Every PACKET_IN numbered at or below this one is answered or written off.
-    settled: u32,
+    seqs: SeqWindow,
     last_progress: Instant,
     /// When the in-flight PACKET_IN was written (latency mode: the window is 1).
     sent_at: Option<Instant>,
     host_cursor: u32,
     learn_sent: u32,
-    learn_last_seq: Option<u32>,
+    learn_last_seq: Option<u64>,
     learned: bool,
     latencies: Vec<u64>,
     next_xid: u32,
@@ -222,7 +221,7 @@ struct Driver {
 
 impl Driver {
     fn in_flight(&self) -> usize {
-        (self.next_seq - 1 - self.settled) as usize
+        self.seqs.in_flight() as usize
     }
 
     async fn run(
@@ -246,8 +245,11 @@ impl Driver {
                 let _ = status.send(SwitchStatus::Learned { switch, lost: self.counts.lost });
             }
             self.flush()?;
-            let interest =
-                if self.wpos < self.wbuf.len() { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            let interest = if self.wpos < self.wbuf.len() {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
             tokio::select! {
                 biased;
                 ready = self.stream.ready(interest) => {
@@ -267,8 +269,7 @@ impl Driver {
                 _ = stall_check.tick() => {
                     if self.in_flight() > 0 && self.last_progress.elapsed() >= self.cfg.stall_timeout {
                         // The controller dropped the tail of the window: write it off and go on.
-                        self.counts.lost += self.in_flight() as u64;
-                        self.settled = self.next_seq - 1;
+                        self.counts.lost += self.seqs.write_off();
                         self.sent_at = None;
                         self.last_progress = Instant::now();
                         shared.publish(&self.counts);
@@ -281,7 +282,7 @@ impl Driver {
     /// The learning phase is over: every host announced itself and every announcement is settled.
     fn learn_done(&self) -> bool {
         let macs = self.cfg.templates.layout().macs;
-        self.learn_sent == macs && self.learn_last_seq.is_some_and(|s| self.settled >= s)
+        self.learn_sent == macs && self.learn_last_seq.is_some_and(|s| self.seqs.settled >= s)
     }
 
     /// Tops the window up with PACKET_INs of the current phase.
@@ -308,11 +309,10 @@ impl Driver {
                     h
                 }
             };
-            let seq = self.next_seq;
-            self.next_seq = self.next_seq.wrapping_add(1).max(1);
+            let (seq, wire_seq) = self.seqs.issue();
             let xid = self.next_xid;
             self.next_xid = self.next_xid.wrapping_add(1).max(1);
-            self.cfg.templates.push(&mut self.wbuf, kind, self.switch, host, xid, seq);
+            self.cfg.templates.push(&mut self.wbuf, kind, self.switch, host, xid, wire_seq);
             self.counts.packet_ins += 1;
             if self.cfg.record_latency {
                 // Taken before the write, so the write's system call counts against the round trip.
@@ -391,7 +391,9 @@ impl Driver {
                 }
                 MsgType::FeaturesRequest => self.push_canned(true, xid),
                 // Multipart type at offset 8; PORT_DESC is 13 (OF1.3.5 §7.3.5).
-                MsgType::MultipartRequest if self.rbuf.get(8..10) == Some(&[0, 13]) => self.push_canned(false, xid),
+                MsgType::MultipartRequest if self.rbuf.get(8..10) == Some(&[0, 13]) => {
+                    self.push_canned(false, xid)
+                }
                 _ => {}
             }
             self.rbuf.advance(length);
@@ -408,11 +410,8 @@ impl Driver {
 
     /// A PACKET_OUT answered PACKET_IN `seq`: it and everything before it are settled.
     fn settle(&mut self, seq: u32, now: Instant, phase: Phase) {
-        if seq <= self.settled || seq >= self.next_seq {
-            return; // a duplicate, or not one of ours
-        }
-        self.counts.lost += u64::from(seq - self.settled - 1);
-        self.settled = seq;
+        let Some(skipped) = self.seqs.settle(seq) else { return };
+        self.counts.lost += skipped;
         self.last_progress = now;
         if let Some(sent) = self.sent_at.take()
             && phase == Phase::Measure
@@ -445,7 +444,9 @@ mod tests {
         let t = PacketInTemplates::new(HostLayout::new(4).unwrap());
         let mut pi = Vec::new();
         t.push(&mut pi, FrameKind::Data, 0, 1, 1, 4242);
-        let (_, Message::PacketIn(pi)) = Message::decode(&Bytes::from(pi)).unwrap() else { panic!("not a PACKET_IN") };
+        let (_, Message::PacketIn(pi)) = Message::decode(&Bytes::from(pi)).unwrap() else {
+            panic!("not a PACKET_IN")
+        };
         let actions = vec![Action::Output { port: PortNo(2), max_len: 0 }];
         let po = Message::PacketOut(PacketOut::new(PortNo(1), actions, pi.data.clone())).to_bytes(7);
         assert_eq!(packet_out_seq(&po), Some(4242));

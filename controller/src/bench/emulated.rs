@@ -177,7 +177,9 @@ impl EmulatedSwitch {
             Message::MultipartRequest(req) => {
                 let body = match req.body {
                     MultipartRequestBody::PortDesc => MultipartReplyBody::PortDesc(self.ports.clone()),
-                    other => return Err(EmulatorError::Unexpected(format!("multipart {:?}", other.mp_type()))),
+                    other => {
+                        return Err(EmulatorError::Unexpected(format!("multipart {:?}", other.mp_type())));
+                    }
                 };
                 self.send_xid(xid, &Message::MultipartReply(MultipartReply::new(body))).await?;
             }

@@ -9,13 +9,14 @@
 //! one in flight per switch and times each until its PACKET_OUT comes back.
 //!
 //! Module map: [`frames`] (hosts, frames, PACKET_IN templates), [`driver`] (one switch's task and hot
-//! loop), [`report`] (statistics, cbench-format lines, JSON summary), [`emulated`] (the switch the
-//! handshake and the tests use).
+//! loop), [`window`] (in-flight accounting), [`report`] (statistics, cbench-format lines, JSON
+//! summary), [`emulated`] (the switch the handshake and the tests use).
 
 pub mod driver;
 pub mod emulated;
 pub mod frames;
 pub mod report;
+pub mod window;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -225,7 +226,9 @@ async fn drive(
         }
     }
     if learn_lost > 0 {
-        print(&format!("warning: {learn_lost} learning PACKET_INs got no PACKET_OUT; some MACs may be unknown"));
+        print(&format!(
+            "warning: {learn_lost} learning PACKET_INs got no PACKET_OUT; some MACs may be unknown"
+        ));
     }
 
     let ms = args.ms_per_test;
@@ -240,7 +243,10 @@ async fn drive(
     for i in 0..total_loops {
         let warmup = i < args.warmup as usize;
         if !warmup && cpu_start.is_none() {
-            cpu_start = Some((process_cpu_seconds(None), args.controller_pid.and_then(|p| process_cpu_seconds(Some(p)))));
+            cpu_start = Some((
+                process_cpu_seconds(None),
+                args.controller_pid.and_then(|p| process_cpu_seconds(Some(p))),
+            ));
             measure_start = Instant::now();
         }
         let deadline = loop_start + Duration::from_millis(ms);
@@ -267,7 +273,8 @@ async fn drive(
     let wall = measure_start.elapsed().as_secs_f64();
     let cpu = cpu_start.and_then(|(bench0, ctl0)| {
         let bench1 = process_cpu_seconds(None)?;
-        let controller_percent = match (ctl0, args.controller_pid.and_then(|p| process_cpu_seconds(Some(p)))) {
+        let controller_percent = match (ctl0, args.controller_pid.and_then(|p| process_cpu_seconds(Some(p))))
+        {
             (Some(a), Some(b)) => Some((b - a) / wall * 100.0),
             _ => None,
         };
@@ -279,7 +286,9 @@ async fn drive(
     }
     if let Some(c) = &cpu {
         match c.controller_percent {
-            Some(ctl) => print(&format!("CPU: bench {:.0}% of a core, controller {ctl:.0}%", c.bench_percent)),
+            Some(ctl) => {
+                print(&format!("CPU: bench {:.0}% of a core, controller {ctl:.0}%", c.bench_percent))
+            }
             None => print(&format!("CPU: bench {:.0}% of a core", c.bench_percent)),
         }
     }

@@ -231,10 +231,16 @@ mod tests {
     fn cbench_style_lines() {
         let a = Counts { flow_mods: 100, packet_outs: 100, ..Counts::default() };
         let b = Counts { flow_mods: 50, packet_outs: 60, ..Counts::default() };
-        assert_eq!(loop_line(&[a, b], 1000.0, false), "2 switches: flows/sec:  200  110   total = 0.310000 per ms");
+        assert_eq!(
+            loop_line(&[a, b], 1000.0, false),
+            "2 switches: flows/sec:  200  110   total = 0.310000 per ms"
+        );
         assert!(loop_line(&[a], 100.0, true).ends_with("(warmup, not counted)"));
         let s = RateStats { min: 1.0, max: 3.0, avg: 2.0, stdev: 0.5 };
-        assert_eq!(result_line(16, &s, 10), "RESULT: 16 switches 10 tests min/max/avg/stdev = 1.00/3.00/2.00/0.50 responses/s");
+        assert_eq!(
+            result_line(16, &s, 10),
+            "RESULT: 16 switches 10 tests min/max/avg/stdev = 1.00/3.00/2.00/0.50 responses/s"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The ids listed in table-feature properties (OF1.3.5 §7.3.5.5.2): instruction and action ids (the
 //! 4-byte type/len header of the TLV, longer for experimenter ones) and OXM ids (the 4-byte OXM
-//! header, 8 with the experimenter id of class `0xFFFF`), with the instruction and action type numbers.
+//! header, 8 with the experimenter id of class `0xFFFF`), re-exporting the instruction and action type numbers.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use nom::number::complete::{be_u16, be_u32};
@@ -8,43 +8,10 @@ use serde::Serialize;
 
 use crate::codec::{LenPatch, PResult, bad_length, fail, field};
 use crate::error::DecodeErrorKind;
-use crate::types::open_enum;
 
-open_enum! {
-    /// `ofp_instruction_type` (OF1.3.5 §7.2.4), as listed in instruction-id properties.
-    pub enum InstructionType: u16 {
-        GotoTable = 1,
-        WriteMetadata = 2,
-        WriteActions = 3,
-        ApplyActions = 4,
-        ClearActions = 5,
-        Meter = 6,
-        Experimenter = 0xffff,
-    }
-}
-
-open_enum! {
-    /// `ofp_action_type` (OF1.3.5 §7.2.5), as listed in action-id properties.
-    pub enum ActionType: u16 {
-        Output = 0,
-        CopyTtlOut = 11,
-        CopyTtlIn = 12,
-        SetMplsTtl = 15,
-        DecMplsTtl = 16,
-        PushVlan = 17,
-        PopVlan = 18,
-        PushMpls = 19,
-        PopMpls = 20,
-        SetQueue = 21,
-        Group = 22,
-        SetNwTtl = 23,
-        DecNwTtl = 24,
-        SetField = 25,
-        PushPbb = 26,
-        PopPbb = 27,
-        Experimenter = 0xffff,
-    }
-}
+// The type numbers are the ones the instruction and action codecs use.
+pub use crate::action::ActionType;
+pub use crate::instruction::InstructionType;
 
 /// Size of a TLV header (type + length) and of a plain instruction/action/OXM id.
 pub(super) const TLV_HEADER_LEN: usize = 4;

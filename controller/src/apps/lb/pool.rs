@@ -14,7 +14,7 @@ use super::breaker::BreakerState;
 use super::breaker::{ProbeResult, Transition};
 use super::config::{LbConfigError, PoolConfig};
 use super::rules::BackendPort;
-use super::wildcard::{WildcardAssignment, WildcardTransition, transition};
+use super::wildcard::{WildcardAssignment, WildcardTransition, WildcardVip, transition};
 
 /// A pool's index in `[[lb.pools]]`; encoded in flow cookies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -302,16 +302,13 @@ impl Pool {
             })
             .copied()
             .collect();
-        let plan = transition(
-            self.id,
-            self.config.vip,
-            &self.config.ports,
-            self.wildcard.as_ref(),
-            &new,
-            &self.active_flows(),
-            &reachable,
-            self.config.idle_timeout,
-        );
+        let vip = WildcardVip {
+            pool: self.id,
+            vip: self.config.vip,
+            ports: &self.config.ports,
+            pin_idle_timeout: self.config.idle_timeout,
+        };
+        let plan = transition(&vip, self.wildcard.as_ref(), &new, &self.active_flows(), &reachable);
         self.wildcard = Some(new);
         plan
     }

@@ -40,6 +40,15 @@ pub const DEFAULT_PIN_IDLE_TIMEOUT: u16 = 60;
 /// Per-connection pins that keep established flows on their backend while proactive rules change.
 pub const PIN_PRIORITY: u16 = 400;
 
+// The nesting the module docs promise, checked at compile time: wildcard rules span
+// PROACTIVE_PRIORITY..=PROACTIVE_PRIORITY + 32.
+const _: () = assert!(
+    PIN_PRIORITY > STEER_PRIORITY
+        && STEER_PRIORITY > PROACTIVE_PRIORITY + 32
+        && PROACTIVE_PRIORITY > TRAP_PRIORITY
+        && TRAP_PRIORITY > crate::apps::topology::forwarding::FORWARD_PRIORITY
+);
+
 /// What a rule does, in the cookie's low 16 bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RuleKind {

@@ -27,8 +27,11 @@ pub fn group_id(pool: PoolId, port_index: u8) -> u32 {
 pub fn buckets(pool: &Pool, members: &[BackendPort], vip_port: u16) -> Vec<Bucket> {
     members
         .iter()
-        .filter(|m| pool.backend(m.target.id).is_ok_and(|b| b.is_eligible()))
-        .map(|m| Bucket::new(m.target.weight, to_backend_actions(&m.target, vip_port, m.out_port)))
+        .filter_map(|m| {
+            // Weight and health from the pool's live state, not from the (possibly older) member.
+            let backend = pool.backend(m.target.id).ok().filter(|b| b.is_eligible())?;
+            Some(Bucket::new(backend.weight(), to_backend_actions(&m.target, vip_port, m.out_port)))
+        })
         .collect()
 }
 

@@ -216,19 +216,27 @@ fn wildcard_priority(rule: &PrefixRule) -> u16 {
     PROACTIVE_PRIORITY + u16::from(rule.len)
 }
 
-/// The FlowMods from `old` (None: nothing installed) to `new` for pool `pool` at `vip`/`vip_ports`.
-/// `active` is the pool's flow table; `members` the backends rules may point at (eligible and
-/// draining ones, with the port towards each); `pin_idle_timeout` the pins' idle timeout.
+/// The pool a wildcard transition is for.
+#[derive(Debug, Clone, Copy)]
+pub struct WildcardVip<'a> {
+    pub pool: PoolId,
+    pub vip: Ipv4Addr,
+    pub ports: &'a [u16],
+    /// Idle timeout of the pins of moving connections.
+    pub pin_idle_timeout: u16,
+}
+
+/// The FlowMods from `old` (None: nothing installed) to `new` for the pool `vip`. `active` is the
+/// pool's flow table; `members` the backends rules may point at (eligible and draining ones, with the
+/// port towards each).
 pub fn transition(
-    pool: PoolId,
-    vip: Ipv4Addr,
-    vip_ports: &[u16],
+    vip: &WildcardVip<'_>,
     old: Option<&WildcardAssignment>,
     new: &WildcardAssignment,
     active: &[(FlowKey, BackendId)],
     members: &[BackendPort],
-    pin_idle_timeout: u16,
 ) -> WildcardTransition {
+    let WildcardVip { pool, vip, ports: vip_ports, pin_idle_timeout } = *vip;
     let member = |id: BackendId| members.iter().find(|m| m.target.id == id);
     let old_rules: BTreeMap<(Ipv4Addr, u8), BackendId> = old
         .map(|o| o.rules())

@@ -205,9 +205,4 @@ fn pins_outrank_everything_and_idle_out() {
     assert_eq!(pin.priority, PIN_PRIORITY);
     assert_eq!(pin.idle_timeout, DEFAULT_PIN_IDLE_TIMEOUT, "a pin never stays forever");
     assert_eq!(pin.r#match, s.forward_match());
-    assert!(PIN_PRIORITY > STEER_PRIORITY && STEER_PRIORITY > PROACTIVE_PRIORITY + 32);
-    assert!(
-        PROACTIVE_PRIORITY > TRAP_PRIORITY
-            && TRAP_PRIORITY > crate::apps::topology::forwarding::FORWARD_PRIORITY
-    );
 }

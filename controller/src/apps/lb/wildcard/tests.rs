@@ -7,6 +7,10 @@ use crate::apps::lb::rules::PIN_PRIORITY;
 
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
 
+fn vip(ports: &[u16]) -> WildcardVip<'_> {
+    WildcardVip { pool: PoolId(0), vip: VIP, ports, pin_idle_timeout: 30 }
+}
+
 fn ids(weights: &[u16]) -> Vec<(BackendId, u16)> {
     weights.iter().enumerate().map(|(i, &w)| (BackendId(i as u16), w)).collect()
 }
@@ -66,16 +70,7 @@ fn ejecting_a_backend_moves_only_its_prefix() {
     let rules = new.rules();
     assert_eq!(rules[3], PrefixRule { prefix: Ipv4Addr::new(192, 0, 0, 0), len: 2, backend: BackendId(0) });
     let client_on_3 = FlowKey { client_ip: Ipv4Addr::new(200, 1, 1, 1), client_port: 5555, vip_port: 8000 };
-    let t = transition(
-        PoolId(0),
-        VIP,
-        &[8000],
-        Some(&old),
-        &new,
-        &[(client_on_3, BackendId(3))],
-        &members(3),
-        30,
-    );
+    let t = transition(&vip(&[8000]), Some(&old), &new, &[(client_on_3, BackendId(3))], &members(3));
     assert_eq!(t.unchanged, 3, "three prefixes keep their rules");
     assert_eq!(t.pinned, 0, "the ejected backend is not a member: nothing to pin to");
     assert_eq!(t.flow_mods.len(), 1);
@@ -111,7 +106,7 @@ fn weight_change_keeps_unchanged_prefixes_and_pins_moved_connections_first() {
     assert_eq!(old.owner(moving.client_ip), Some(BackendId(2)));
     assert_ne!(new.owner(moving.client_ip), Some(BackendId(2)));
     let active = [(moving, BackendId(2)), (staying, BackendId(2))];
-    let t = transition(PoolId(0), VIP, &[8000], Some(&old), &new, &active, &members(4), 30);
+    let t = transition(&vip(&[8000]), Some(&old), &new, &active, &members(4));
     assert_eq!(t.pinned, 1);
     assert_eq!(t.unchanged, 2, "0.0.0.0/2 and 64.0.0.0/2 untouched");
     let kinds: Vec<(FlowModCommand, u16)> = t.flow_mods.iter().map(|f| (f.command, f.priority)).collect();
@@ -130,7 +125,7 @@ fn weight_change_keeps_unchanged_prefixes_and_pins_moved_connections_first() {
     assert_eq!(adds, 4, "four /3 rules replace two /2 rules");
     assert_eq!(deletes, vec![5, 6], "deletes come last");
     // Nothing installed yet: everything is an add.
-    let first = transition(PoolId(0), VIP, &[8000, 8001], None, &new, &[], &members(4), 30);
+    let first = transition(&vip(&[8000, 8001]), None, &new, &[], &members(4));
     assert_eq!(first.flow_mods.len(), new.rules().len() * 2);
     assert!(first.flow_mods.iter().all(|f| f.command == FlowModCommand::Add));
 }
@@ -141,7 +136,7 @@ fn single_backend_owns_everything_with_one_unmasked_rule() {
     let rules = a.rules();
     assert_eq!(rules, vec![PrefixRule { prefix: Ipv4Addr::UNSPECIFIED, len: 0, backend: BackendId(0) }]);
     assert_eq!(wildcard_match(&rules[0], VIP, 8000).get(ofproto::oxm::OxmField::Ipv4Src), None);
-    let t = transition(PoolId(0), VIP, &[8000], None, &a, &[], &[], 30);
+    let t = transition(&vip(&[8000]), None, &a, &[], &[]);
     assert_eq!(t.unresolved, vec![BackendId(0)], "no member to point at");
     assert!(t.flow_mods.is_empty());
     assert!(WildcardAssignment::partition(&[], 4).rules().is_empty());
