@@ -19,10 +19,12 @@ pub mod topology;
 pub mod lb;
 // --- end of engineer K's block ---
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use prometheus::Histogram;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -91,6 +93,8 @@ pub fn spawn_app<A: App>(mut app: A, metrics: Metrics, shutdown: CancellationTok
     let slot = AppSlot { name: app.name(), cookie_tag: app.cookie_tag(), wants_table_miss: app.wants_table_miss(), tx };
     let name = app.name();
     let task = tokio::spawn(async move {
+        // One histogram child per event kind, resolved on first use rather than per event.
+        let mut latency: HashMap<&'static str, Histogram> = HashMap::new();
         let mut ticker = app.tick_interval().map(|d| {
             let mut t = tokio::time::interval(d);
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -102,9 +106,10 @@ pub fn spawn_app<A: App>(mut app: A, metrics: Metrics, shutdown: CancellationTok
                 env = rx.recv() => {
                     let Some(env) = env else { break };
                     app.handle(&env.event).await;
-                    metrics
-                        .event_latency
-                        .with_label_values(&[name, env.event.kind()])
+                    let kind = env.event.kind();
+                    latency
+                        .entry(kind)
+                        .or_insert_with(|| metrics.event_latency.with_label_values(&[name, kind]))
                         .observe(env.received.elapsed().as_secs_f64());
                 }
                 _ = async { ticker.as_mut().expect("guarded").tick().await }, if ticker.is_some() => {
@@ -133,37 +138,39 @@ impl Dispatcher {
         self.apps.iter().map(|a| a.name).collect()
     }
 
-    /// Apps that should see a cookie-routed message with `cookie`.
-    fn routed(&self, cookie: u64) -> impl Iterator<Item = &AppSlot> {
+    /// Whether a cookie-routed message (PACKET_IN, FLOW_REMOVED) with `cookie` goes to `app`: to the
+    /// app whose tag it carries, else (untagged or unknown tag) to the table-miss apps.
+    fn is_routed_to(&self, cookie: u64, app: &AppSlot) -> bool {
         let tag = cookie_tag_of(cookie);
-        let owner = (tag != 0).then(|| self.apps.iter().position(|a| a.cookie_tag == Some(tag))).flatten();
-        self.apps.iter().enumerate().filter(move |(i, a)| match owner {
-            Some(o) => *i == o,
-            None => a.wants_table_miss,
-        })
-        .map(|(_, a)| a)
+        if tag != 0 && self.apps.iter().any(|a| a.cookie_tag == Some(tag)) {
+            app.cookie_tag == Some(tag)
+        } else {
+            app.wants_table_miss
+        }
     }
 
     /// Delivers an event that must not be lost, waiting for queue room.
     pub(crate) async fn deliver(&self, event: Event, received: Instant) {
         let event = Arc::new(event);
-        let targets: Vec<&AppSlot> = match &*event {
-            Event::FlowRemoved { flow_removed, .. } => self.routed(flow_removed.cookie).collect(),
-            _ => self.apps.iter().collect(),
+        let cookie = match &*event {
+            Event::FlowRemoved { flow_removed, .. } => Some(flow_removed.cookie),
+            _ => None,
         };
-        for app in targets {
-            let _ = app.tx.send(Envelope { event: event.clone(), received }).await;
+        for app in self.apps.iter() {
+            if cookie.is_none_or(|c| self.is_routed_to(c, app)) {
+                let _ = app.tx.send(Envelope { event: event.clone(), received }).await;
+            }
         }
     }
 
     /// Delivers an event that may be dropped under overload (PACKET_IN, unsolicited errors).
     pub(crate) fn offer(&self, event: Event, received: Instant) {
         let event = Arc::new(event);
-        let targets: Vec<&AppSlot> = match &*event {
-            Event::PacketIn { packet_in, .. } => self.routed(packet_in.cookie).collect(),
-            _ => self.apps.iter().collect(),
+        let cookie = match &*event {
+            Event::PacketIn { packet_in, .. } => Some(packet_in.cookie),
+            _ => None,
         };
-        for app in targets {
+        for app in self.apps.iter().filter(|a| cookie.is_none_or(|c| self.is_routed_to(c, a))) {
             if app.tx.try_send(Envelope { event: event.clone(), received }).is_err() {
                 self.metrics.packet_ins_dropped.with_label_values(&[app.name]).inc();
             }

@@ -365,6 +365,8 @@ async fn read_loop(
     let mut last_heard = Instant::now();
     let mut unanswered: u32 = 0;
     let mut echo_xid: u32 = 0x8000_0000;
+    // Labelled children resolved once: `with_label_values` hashes labels and locks on every call.
+    let packet_ins = ctx.metrics.packet_ins.with_label_values(&[label]);
 
     loop {
         let frame = tokio::select! {
@@ -428,7 +430,7 @@ async fn read_loop(
                 let Some(msg) = dp.complete(header.xid, msg) else { continue };
                 match msg {
                     Message::PacketIn(packet_in) => {
-                        ctx.metrics.packet_ins.with_label_values(&[label]).inc();
+                        packet_ins.inc();
                         ctx.dispatcher.offer(Event::PacketIn { dp: dp.clone(), packet_in }, received);
                     }
                     Message::FlowRemoved(flow_removed) => {

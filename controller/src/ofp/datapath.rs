@@ -17,6 +17,7 @@ use bytes::{Bytes, BytesMut};
 use ofproto::Message;
 use ofproto::error_msg::ErrorMsg;
 use ofproto::multipart::{MultipartReply, merge_replies};
+use prometheus::IntCounter;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -62,8 +63,9 @@ struct Inner {
     pending: Mutex<HashMap<u32, Pending>>,
     closed: CancellationToken,
     request_timeout: Duration,
-    metrics: Metrics,
-    dpid_label: String,
+    /// `of_flowmsgs_sent{dpid}` and `of_packet_outs_sent{dpid}` for this switch, resolved once.
+    flowmsgs_sent: IntCounter,
+    packet_outs_sent: IntCounter,
 }
 
 /// A connected switch. Equality is by connection: a switch that reconnects gets a new handle.
@@ -112,8 +114,8 @@ impl DatapathHandle {
                 pending: Mutex::new(HashMap::new()),
                 closed: w.closed,
                 request_timeout: w.request_timeout,
-                dpid_label: dpid_label(w.dpid),
-                metrics: w.metrics,
+                flowmsgs_sent: w.metrics.flowmsgs_sent.with_label_values(&[&dpid_label(w.dpid)]),
+                packet_outs_sent: w.metrics.packet_outs_sent.with_label_values(&[&dpid_label(w.dpid)]),
             }),
         }
     }
@@ -161,10 +163,8 @@ impl DatapathHandle {
 
     fn count_sent(&self, msg: &Message) {
         match msg {
-            Message::FlowMod(_) => self.inner.metrics.flowmsgs_sent.with_label_values(&[&self.inner.dpid_label]).inc(),
-            Message::PacketOut(_) => {
-                self.inner.metrics.packet_outs_sent.with_label_values(&[&self.inner.dpid_label]).inc()
-            }
+            Message::FlowMod(_) => self.inner.flowmsgs_sent.inc(),
+            Message::PacketOut(_) => self.inner.packet_outs_sent.inc(),
             _ => {}
         }
     }

@@ -142,8 +142,14 @@ fn after_type(input: &[u8]) -> &[u8] {
 /// The error for an input too short for the match header, naming the first field that is cut.
 #[cold]
 fn match_header_error(input: &[u8]) -> nom::Err<crate::codec::WireErr> {
-    let name = if input.len() < 2 { "match.type" } else { "match.length" };
-    crate::codec::fail(after_type(input), name, crate::error::DecodeErrorKind::Truncated)
+    // Same order as the full-length path: the type is checked before the length is read.
+    match input.first_chunk::<2>().map(|t| u16::from_be_bytes(*t)) {
+        None => crate::codec::fail(input, "match.type", crate::error::DecodeErrorKind::Truncated),
+        Some(match_type) if match_type != OFPMT_OXM => bad_value(input, "match.type", u64::from(match_type)),
+        Some(_) => {
+            crate::codec::fail(after_type(input), "match.length", crate::error::DecodeErrorKind::Truncated)
+        }
+    }
 }
 
 /// Chainable setters, one per common field. Each replaces an earlier value of the same field.

@@ -320,6 +320,32 @@ fn match_length_errors() {
 }
 
 #[test]
+fn match_cut_inside_its_header_names_the_cut_field() {
+    // Fewer than 2 bytes: the type itself is cut.
+    assert_eq!(wire_err(Match::parse(&hex("00"))), ("match.type", DecodeErrorKind::Truncated));
+    assert_eq!(wire_err(Match::parse(&[])), ("match.type", DecodeErrorKind::Truncated));
+    // The type is checked before the (missing) length is read, as on a whole header.
+    assert_eq!(
+        wire_err(Match::parse(&hex("0000 00"))),
+        ("match.type", DecodeErrorKind::BadValue { value: 0 })
+    );
+    assert_eq!(wire_err(Match::parse(&hex("0001 00"))), ("match.length", DecodeErrorKind::Truncated));
+    // The error points at the length field: 1 byte of it is left at the failure.
+    let Err(nom::Err::Error(err)) = Match::parse(&hex("0001 00")) else { panic!("a cut header must fail") };
+    assert_eq!(err.remaining, 1);
+}
+
+#[test]
+fn error_inside_an_oxm_counts_the_bytes_after_the_match() {
+    // An OXM cut by the match length, with 4 more bytes after the match: the failure point is
+    // reported relative to the whole input (remaining counts the bytes after the match too).
+    let bytes = hex("0001000a 80000606 f20b 0000 deadbeef");
+    let Err(nom::Err::Error(err)) = Match::parse(&bytes) else { panic!("a cut OXM must fail") };
+    assert_eq!((err.field, err.kind.clone()), ("oxm_length", DecodeErrorKind::Truncated));
+    assert_eq!(bytes.len() - err.remaining, 8, "the OXM payload starts at offset 8");
+}
+
+#[test]
 fn ryu_all_fields_match_decodes_to_ryus_values() {
     // 4-60-ofp_flow_mod.packet (Erlang of_protocol, via Ryu): every basic field plus ONF pbb_uca and
     // Nicira tun_ipv4_src/dst. Expected values are Ryu's JSON decoding of the same bytes.
