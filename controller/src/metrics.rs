@@ -3,7 +3,9 @@
 //! One `Metrics` value is created at startup and passed explicitly (no global registry); labels come
 //! only from bounded sets (datapath ids, port numbers, app names, event kinds).
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -84,14 +86,38 @@ impl Metrics {
                 &["reason"],
             ),
             dp_connected,
-            port_rx_packets: gauge("of_port_rx_packets", "Received packets (polled port stats)", &["dpid", "port"]),
-            port_tx_packets: gauge("of_port_tx_packets", "Sent packets (polled port stats)", &["dpid", "port"]),
+            port_rx_packets: gauge(
+                "of_port_rx_packets",
+                "Received packets (polled port stats)",
+                &["dpid", "port"],
+            ),
+            port_tx_packets: gauge(
+                "of_port_tx_packets",
+                "Sent packets (polled port stats)",
+                &["dpid", "port"],
+            ),
             port_rx_bytes: gauge("of_port_rx_bytes", "Received bytes (polled port stats)", &["dpid", "port"]),
             port_tx_bytes: gauge("of_port_tx_bytes", "Sent bytes (polled port stats)", &["dpid", "port"]),
-            port_rx_dropped: gauge("of_port_rx_dropped", "Receive drops (polled port stats)", &["dpid", "port"]),
-            port_tx_dropped: gauge("of_port_tx_dropped", "Transmit drops (polled port stats)", &["dpid", "port"]),
-            port_rx_errors: gauge("of_port_rx_errors", "Receive errors (polled port stats)", &["dpid", "port"]),
-            port_tx_errors: gauge("of_port_tx_errors", "Transmit errors (polled port stats)", &["dpid", "port"]),
+            port_rx_dropped: gauge(
+                "of_port_rx_dropped",
+                "Receive drops (polled port stats)",
+                &["dpid", "port"],
+            ),
+            port_tx_dropped: gauge(
+                "of_port_tx_dropped",
+                "Transmit drops (polled port stats)",
+                &["dpid", "port"],
+            ),
+            port_rx_errors: gauge(
+                "of_port_rx_errors",
+                "Receive errors (polled port stats)",
+                &["dpid", "port"],
+            ),
+            port_tx_errors: gauge(
+                "of_port_tx_errors",
+                "Transmit errors (polled port stats)",
+                &["dpid", "port"],
+            ),
             event_latency,
             registry,
         }

@@ -54,7 +54,9 @@ fn start_apps(
     let mut topology = None;
     for name in &config.apps {
         let (slot, task) = match name.as_str() {
-            "l2switch" => spawn_app(L2Switch::new(config.l2switch.idle_timeout), metrics.clone(), shutdown.clone()),
+            "l2switch" => {
+                spawn_app(L2Switch::new(config.l2switch.idle_timeout), metrics.clone(), shutdown.clone())
+            }
             "topology" => {
                 let (app, view) = TopologyApp::new(config.topology.clone());
                 topology = Some(view);

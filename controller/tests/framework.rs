@@ -87,7 +87,8 @@ async fn handshake_configures_the_switch_and_registers_it() {
         _ => None,
     });
     assert_eq!(set_config.expect("SET_CONFIG sent").miss_send_len, 0xffff, "no buffering by default");
-    let flows: Vec<_> = seen.iter().filter_map(|m| if let Message::FlowMod(f) = m { Some(f) } else { None }).collect();
+    let flows: Vec<_> =
+        seen.iter().filter_map(|m| if let Message::FlowMod(f) = m { Some(f) } else { None }).collect();
     assert_eq!(flows.len(), 2, "delete-all then table-miss: {flows:?}");
     assert_eq!(flows[0].command, ofproto::flow::FlowModCommand::Delete);
     assert_eq!(flows[1].priority, 0, "table-miss flow has priority 0");
@@ -236,7 +237,8 @@ async fn requests_match_replies_and_reassemble_multipart() {
         async move { dp.request(&Message::MultipartRequest(MultipartRequest::port_desc())).await }
     });
     let xid = recv_until(&mut sw, |xid, m| {
-        matches!(m, Message::MultipartRequest(ref r) if r.body == MultipartRequestBody::PortDesc).then_some(xid)
+        matches!(m, Message::MultipartRequest(ref r) if r.body == MultipartRequestBody::PortDesc)
+            .then_some(xid)
     })
     .await;
     let port = sw.ports[0].clone();
@@ -247,7 +249,8 @@ async fn requests_match_replies_and_reassemble_multipart() {
     sw.send_xid(xid, &Message::MultipartReply(part1)).await.unwrap();
     sw.send_xid(xid, &Message::MultipartReply(part2)).await.unwrap();
     let reply = requester.await.unwrap().unwrap();
-    let Message::MultipartReply(MultipartReply { body: MultipartReplyBody::PortDesc(all), .. }) = reply else {
+    let Message::MultipartReply(MultipartReply { body: MultipartReplyBody::PortDesc(all), .. }) = reply
+    else {
         panic!("{reply:?}")
     };
     assert_eq!(all.len(), 2, "both parts reassembled");
@@ -261,7 +264,9 @@ async fn requests_match_replies_and_reassemble_multipart() {
     let err = ErrorMsg::new(ErrorType::BadRequest(BadRequestCode::BadMultipart), &[4, 18, 0, 16]);
     sw.send_xid(xid, &Message::Error(err)).await.unwrap();
     match requester.await.unwrap() {
-        Err(RequestError::Switch(e)) => assert_eq!(e.error, ErrorType::BadRequest(BadRequestCode::BadMultipart)),
+        Err(RequestError::Switch(e)) => {
+            assert_eq!(e.error, ErrorType::BadRequest(BadRequestCode::BadMultipart))
+        }
         other => panic!("expected the switch's error, got {other:?}"),
     }
 
@@ -278,11 +283,16 @@ async fn requests_match_replies_and_reassemble_multipart() {
         serial_num: FixedStr::new("1"),
         dp_desc: FixedStr::new("s3"),
     };
-    sw.send_xid(xid, &Message::MultipartReply(MultipartReply::new(MultipartReplyBody::Desc(Box::new(desc.clone())))))
-        .await
-        .unwrap();
+    sw.send_xid(
+        xid,
+        &Message::MultipartReply(MultipartReply::new(MultipartReplyBody::Desc(Box::new(desc.clone())))),
+    )
+    .await
+    .unwrap();
     match requester.await.unwrap() {
-        Ok(Message::MultipartReply(MultipartReply { body: MultipartReplyBody::Desc(d), .. })) => assert_eq!(*d, desc),
+        Ok(Message::MultipartReply(MultipartReply { body: MultipartReplyBody::Desc(d), .. })) => {
+            assert_eq!(*d, desc)
+        }
         other => panic!("expected DESC, got {other:?}"),
     }
     ctl.stop().await;

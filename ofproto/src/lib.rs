@@ -22,13 +22,13 @@
 //! `port`, `group`, `meter`, `table`, `queue`, `role` (role, async), `multipart`.
 
 pub(crate) mod codec;
+pub mod dump;
 pub mod error;
 pub mod framing;
 pub mod header;
 pub mod message;
 pub mod types;
 pub mod validate;
-pub mod dump;
 
 pub mod action;
 pub mod error_msg;

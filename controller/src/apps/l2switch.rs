@@ -210,9 +210,15 @@ mod tests {
         // A → broadcast on port 1: learn A, flood.
         assert_eq!(t.learn_and_decide(1, PortNo(1), &frame(BCAST, A, 0x0806)), Forwarding::Flood);
         // B → A on port 2: A is known on port 1.
-        assert_eq!(t.learn_and_decide(1, PortNo(2), &frame(A, B, 0x0806)), Forwarding::Unicast { port: PortNo(1) });
+        assert_eq!(
+            t.learn_and_decide(1, PortNo(2), &frame(A, B, 0x0806)),
+            Forwarding::Unicast { port: PortNo(1) }
+        );
         // A → B now known on port 2.
-        assert_eq!(t.learn_and_decide(1, PortNo(1), &frame(B, A, 0x0800)), Forwarding::Unicast { port: PortNo(2) });
+        assert_eq!(
+            t.learn_and_decide(1, PortNo(1), &frame(B, A, 0x0800)),
+            Forwarding::Unicast { port: PortNo(2) }
+        );
         // Tables are per switch.
         assert_eq!(t.learn_and_decide(2, PortNo(7), &frame(B, A, 0x0800)), Forwarding::Flood);
     }

@@ -88,9 +88,18 @@ pub struct AppSlot {
 }
 
 /// Starts `app` in its own task. The task ends when `shutdown` fires or every sender is gone.
-pub fn spawn_app<A: App>(mut app: A, metrics: Metrics, shutdown: CancellationToken) -> (AppSlot, JoinHandle<()>) {
+pub fn spawn_app<A: App>(
+    mut app: A,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) -> (AppSlot, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Envelope>(APP_QUEUE);
-    let slot = AppSlot { name: app.name(), cookie_tag: app.cookie_tag(), wants_table_miss: app.wants_table_miss(), tx };
+    let slot = AppSlot {
+        name: app.name(),
+        cookie_tag: app.cookie_tag(),
+        wants_table_miss: app.wants_table_miss(),
+        tx,
+    };
     let name = app.name();
     let task = tokio::spawn(async move {
         // One histogram child per event kind, resolved on first use rather than per event.

@@ -149,10 +149,14 @@ fn hex_prefix(bytes: &[u8], max: usize) -> String {
 pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, conn_id: u64, ctx: ConnectionContext) {
     let _ = stream.set_nodelay(true);
     let (rd, mut wr) = stream.into_split();
-    let mut reader =
-        FrameReader { rd, buf: BytesMut::with_capacity(16 * 1024), framer: Framer::new(ctx.config.max_message_len) };
+    let mut reader = FrameReader {
+        rd,
+        buf: BytesMut::with_capacity(16 * 1024),
+        framer: Framer::new(ctx.config.max_message_len),
+    };
 
-    let handshake = tokio::time::timeout(ctx.config.handshake_timeout, handshake(&mut reader, &mut wr, &ctx.config));
+    let handshake =
+        tokio::time::timeout(ctx.config.handshake_timeout, handshake(&mut reader, &mut wr, &ctx.config));
     let (info, next_xid) = match handshake.await {
         Ok(Ok(done)) => done,
         Ok(Err(err)) => {
@@ -300,11 +304,20 @@ async fn handshake(
         }
     };
     let Message::Hello(hello) = msg else {
-        return Err(ConnectionError::Handshake(format!("expected HELLO, got {}", header.msg_type.spec_name())));
+        return Err(ConnectionError::Handshake(format!(
+            "expected HELLO, got {}",
+            header.msg_type.spec_name()
+        )));
     };
     if hello.highest_common(header.version, &[OFP_VERSION]) != Some(OFP_VERSION) {
-        let text = format!("this controller supports only OpenFlow 1.3 (0x04); switch offered 0x{:02x}", header.version);
-        let err = ErrorMsg { error: ErrorType::HelloFailed(HelloFailedCode::Incompatible), data: Bytes::from(text) };
+        let text = format!(
+            "this controller supports only OpenFlow 1.3 (0x04); switch offered 0x{:02x}",
+            header.version
+        );
+        let err = ErrorMsg {
+            error: ErrorType::HelloFailed(HelloFailedCode::Incompatible),
+            data: Bytes::from(text),
+        };
         let _ = send_now(wr, &Message::Error(err), header.xid).await;
         return Err(ConnectionError::IncompatibleVersion);
     }
@@ -434,7 +447,9 @@ async fn read_loop(
                         ctx.dispatcher.offer(Event::PacketIn { dp: dp.clone(), packet_in }, received);
                     }
                     Message::FlowRemoved(flow_removed) => {
-                        ctx.dispatcher.deliver(Event::FlowRemoved { dp: dp.clone(), flow_removed }, received).await;
+                        ctx.dispatcher
+                            .deliver(Event::FlowRemoved { dp: dp.clone(), flow_removed }, received)
+                            .await;
                     }
                     Message::PortStatus(status) => {
                         ctx.registry.apply_port_status(dp, &status);
@@ -442,9 +457,14 @@ async fn read_loop(
                     }
                     Message::Error(error) => {
                         warn!(dpid = %format!("{:016x}", dp.dpid()), xid = header.xid, error = ?error.error, "switch reported an error");
-                        ctx.dispatcher.offer(Event::Error { dp: dp.clone(), xid: header.xid, error }, received);
+                        ctx.dispatcher
+                            .offer(Event::Error { dp: dp.clone(), xid: header.xid, error }, received);
                     }
-                    other => debug!(msg = other.msg_type().spec_name(), xid = header.xid, "unsolicited message ignored"),
+                    other => debug!(
+                        msg = other.msg_type().spec_name(),
+                        xid = header.xid,
+                        "unsolicited message ignored"
+                    ),
                 }
             }
         }

@@ -221,7 +221,11 @@ impl DatapathHandle {
         self.request_with_timeout(msg, timeout).await
     }
 
-    pub async fn request_with_timeout(&self, msg: &Message, timeout: Duration) -> Result<Message, RequestError> {
+    pub async fn request_with_timeout(
+        &self,
+        msg: &Message,
+        timeout: Duration,
+    ) -> Result<Message, RequestError> {
         let xid = self.next_xid();
         let (tx, rx) = oneshot::channel();
         let pending = match msg {
@@ -262,7 +266,8 @@ impl DatapathHandle {
             return Some(msg);
         };
         match (entry, msg) {
-            (Pending::Single(tx), Message::Error(err)) | (Pending::Multipart { tx, .. }, Message::Error(err)) => {
+            (Pending::Single(tx), Message::Error(err))
+            | (Pending::Multipart { tx, .. }, Message::Error(err)) => {
                 let _ = tx.send(Err(RequestError::Switch(Box::new(err))));
             }
             (Pending::Multipart { tx, mut parts }, Message::MultipartReply(part)) => {

@@ -22,15 +22,33 @@ pub struct SwitchInfo {
 #[derive(Debug, Clone)]
 pub enum Event {
     /// Handshake finished: features, port descriptions, config and table-miss flow are in place.
-    SwitchUp { dp: DatapathHandle, info: Arc<SwitchInfo> },
+    SwitchUp {
+        dp: DatapathHandle,
+        info: Arc<SwitchInfo>,
+    },
     /// The connection closed (or was closed). Any state kept for this `dp` is stale; if the switch
     /// reconnects it comes back as a new `SwitchUp` with a new connection id.
-    SwitchDown { dp: DatapathHandle },
-    PortStatus { dp: DatapathHandle, status: PortStatus },
-    PacketIn { dp: DatapathHandle, packet_in: PacketIn },
-    FlowRemoved { dp: DatapathHandle, flow_removed: FlowRemoved },
+    SwitchDown {
+        dp: DatapathHandle,
+    },
+    PortStatus {
+        dp: DatapathHandle,
+        status: PortStatus,
+    },
+    PacketIn {
+        dp: DatapathHandle,
+        packet_in: PacketIn,
+    },
+    FlowRemoved {
+        dp: DatapathHandle,
+        flow_removed: FlowRemoved,
+    },
     /// An OFPT_ERROR the switch sent for a message that nobody is awaiting a reply to.
-    Error { dp: DatapathHandle, xid: u32, error: ErrorMsg },
+    Error {
+        dp: DatapathHandle,
+        xid: u32,
+        error: ErrorMsg,
+    },
 }
 
 impl Event {
