@@ -70,8 +70,8 @@ async fn main() -> anyhow::Result<()> {
                 bodies.push(Arc::new(bytes));
             }
             println!(
-                "{:<12} {:>8} {:>9} {:>9} {:>9} {:>7}  {}",
-                "target", "images/s", "p50_ms", "p99_ms", "requests", "errors", "mean server stages (ms)"
+                "{:<12} {:>8} {:>9} {:>9} {:>9} {:>7}  mean server stages (ms)",
+                "target", "images/s", "p50_ms", "p99_ms", "requests", "errors"
             );
             for (name, addr) in targets {
                 drive(addr, &bodies, concurrency, Duration::from_secs(warmup)).await?;
