@@ -10,7 +10,6 @@ pub mod config;
 pub mod metrics;
 pub mod ofdump;
 pub mod ofp;
-// REST API (added by the REST engineer; see their report).
 pub mod rest;
 pub mod server;
 

@@ -12,12 +12,8 @@
 //! [`App::wants_table_miss`].
 
 pub mod l2switch;
-// --- added by engineer I (topology app); lead: keep or move as you like ---
-pub mod topology;
-// --- end of engineer I's block ---
-// --- added by engineer K (load balancer core); lead: keep or move as you like ---
 pub mod lb;
-// --- end of engineer K's block ---
+pub mod topology;
 
 use std::collections::HashMap;
 use std::future::Future;
