@@ -53,6 +53,10 @@ pub struct SharedCounts {
     packet_outs: AtomicU64,
     lost: AtomicU64,
     errors: AtomicU64,
+    /// Round trips timed so far (warm-up included): the orchestrator keeps the samples taken
+    /// between the snapshots that open and close the measured loops, so the latency figures cover
+    /// exactly the packets the counts cover.
+    timed: AtomicU64,
 }
 
 impl SharedCounts {
@@ -66,12 +70,18 @@ impl SharedCounts {
         }
     }
 
-    fn publish(&self, c: &Counts) {
+    /// How many round trips the switch had timed when it last published.
+    pub fn timed(&self) -> u64 {
+        self.timed.load(Ordering::Acquire)
+    }
+
+    fn publish(&self, c: &Counts, timed: usize) {
         self.packet_ins.store(c.packet_ins, Ordering::Relaxed);
         self.flow_mods.store(c.flow_mods, Ordering::Relaxed);
         self.packet_outs.store(c.packet_outs, Ordering::Relaxed);
         self.lost.store(c.lost, Ordering::Relaxed);
         self.errors.store(c.errors, Ordering::Relaxed);
+        self.timed.store(timed as u64, Ordering::Release);
     }
 }
 
@@ -114,7 +124,8 @@ pub enum DriverError {
 /// What a switch task hands back when it stops.
 #[derive(Debug, Default)]
 pub struct SwitchOutcome {
-    /// Round-trip times of the measured loops, in nanoseconds.
+    pub switch: u32,
+    /// Round-trip times of the warm-up and measured loops, in nanoseconds, in the order taken.
     pub latencies_ns: Vec<u64>,
 }
 
@@ -167,8 +178,8 @@ pub async fn run_switch(
     };
     let current = *phase.borrow_and_update();
     d.run(current, &mut phase, &counts, &status).await?;
-    counts.publish(&d.counts);
-    Ok(SwitchOutcome { latencies_ns: d.latencies })
+    counts.publish(&d.counts, d.latencies.len());
+    Ok(SwitchOutcome { switch, latencies_ns: d.latencies })
 }
 
 /// Pre-encoded answers to what a controller may ask after the handshake.
@@ -257,14 +268,11 @@ impl Driver {
                     if ready.is_readable() {
                         self.read_available()?;
                         self.process_frames(current)?;
-                        shared.publish(&self.counts);
+                        shared.publish(&self.counts, self.latencies.len());
                     }
                 }
                 changed = phase.changed() => {
                     current = if changed.is_ok() { *phase.borrow_and_update() } else { Phase::Stop };
-                    if current == Phase::Measure {
-                        self.latencies.clear();
-                    }
                 }
                 _ = stall_check.tick() => {
                     if self.in_flight() > 0 && self.last_progress.elapsed() >= self.cfg.stall_timeout {
@@ -272,7 +280,7 @@ impl Driver {
                         self.counts.lost += self.seqs.write_off();
                         self.sent_at = None;
                         self.last_progress = Instant::now();
-                        shared.publish(&self.counts);
+                        shared.publish(&self.counts, self.latencies.len());
                     }
                 }
             }
@@ -414,7 +422,7 @@ impl Driver {
         self.counts.lost += skipped;
         self.last_progress = now;
         if let Some(sent) = self.sent_at.take()
-            && phase == Phase::Measure
+            && matches!(phase, Phase::Warmup | Phase::Measure)
             && self.learned
         {
             self.latencies.push(now.duration_since(sent).as_nanos() as u64);

@@ -161,15 +161,24 @@ pub async fn bench(args: &BenchArgs, mut print: impl FnMut(&str)) -> anyhow::Res
     let n = args.switches as usize;
     let result = drive(args, n, &phase_tx, &mut status_rx, &mut tasks, &counters, &mut print).await;
     let _ = phase_tx.send(Phase::Stop);
-    let mut latencies = Vec::new();
+    let mut outcomes: Vec<SwitchOutcome> = Vec::with_capacity(n);
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok(outcome)) => latencies.extend(outcome.latencies_ns),
+            Ok(Ok(outcome)) => outcomes.push(outcome),
             Ok(Err(e)) if result.is_ok() => return Err(e.into()),
             _ => {}
         }
     }
-    let mut summary = result?;
+    let (mut summary, timed_windows) = result?;
+    // Only the round trips timed inside the measured loops, so the figures describe the packets
+    // the counts describe.
+    let mut latencies = Vec::new();
+    for outcome in outcomes {
+        let (start, end) = timed_windows[outcome.switch as usize];
+        let samples = &outcome.latencies_ns;
+        let end = (end as usize).min(samples.len());
+        latencies.extend_from_slice(&samples[(start as usize).min(end)..end]);
+    }
     summary.latency = LatencyStats::of(&mut latencies);
     if let Some(l) = &summary.latency {
         print(&format!(
@@ -199,7 +208,7 @@ async fn drive(
     tasks: &mut JoinSet<Result<SwitchOutcome, DriverError>>,
     counters: &[Arc<SharedCounts>],
     print: &mut impl FnMut(&str),
-) -> anyhow::Result<Summary> {
+) -> anyhow::Result<(Summary, Vec<(u64, u64)>)> {
     let setup_deadline = tokio::time::Instant::now() + SETUP_TIMEOUT;
     let mut connected = 0;
     let mut learned = 0;
@@ -238,6 +247,11 @@ async fn drive(
     let mut cpu_start = None;
     let mut measure_start = Instant::now();
     let _ = phase.send(if args.warmup > 0 { Phase::Warmup } else { Phase::Measure });
+    // Per switch, the range of timed round trips that fall inside the measured loops.
+    let mut timed_windows: Vec<(u64, u64)> = vec![(0, 0); n];
+    if args.warmup == 0 {
+        timed_windows.iter_mut().zip(counters).for_each(|(w, c)| w.0 = c.timed());
+    }
     let mut before: Vec<Counts> = counters.iter().map(|c| c.snapshot()).collect();
     let mut loop_start = Instant::now();
     for i in 0..total_loops {
@@ -254,7 +268,16 @@ async fn drive(
             _ = tokio::time::sleep_until(deadline.into()) => {}
             e = first_failure(tasks) => return Err(e),
         }
+        // Timed round trips first: a switch publishes them after its counts, so this order never
+        // keeps a sample whose PACKET_OUT the counts miss.
+        let timed_now: Vec<u64> = counters.iter().map(|c| c.timed()).collect();
         let after: Vec<Counts> = counters.iter().map(|c| c.snapshot()).collect();
+        for (w, timed) in timed_windows.iter_mut().zip(timed_now) {
+            if i + 1 == args.warmup as usize {
+                w.0 = timed;
+            }
+            w.1 = timed;
+        }
         let elapsed = loop_start.elapsed();
         loop_start = Instant::now();
         if i + 1 == args.warmup as usize {
@@ -298,24 +321,27 @@ async fn drive(
             measured.lost, measured.errors
         ));
     }
-    Ok(Summary {
-        controller: args.controller.to_string(),
-        mode: args.mode.name(),
-        switches: n,
-        macs: args.macs,
-        loops: args.loops as usize,
-        warmup: args.warmup as usize,
-        ms_per_test: ms,
-        window: if args.mode == BenchMode::Latency { 1 } else { args.window as usize },
-        loop_responses_per_sec: rates,
-        responses_per_sec: stats,
-        flow_mods: measured.flow_mods,
-        packet_outs: measured.packet_outs,
-        packet_ins: measured.packet_ins,
-        lost: measured.lost,
-        errors: measured.errors,
-        learn_lost,
-        latency: None,
-        cpu,
-    })
+    Ok((
+        Summary {
+            controller: args.controller.to_string(),
+            mode: args.mode.name(),
+            switches: n,
+            macs: args.macs,
+            loops: args.loops as usize,
+            warmup: args.warmup as usize,
+            ms_per_test: ms,
+            window: if args.mode == BenchMode::Latency { 1 } else { args.window as usize },
+            loop_responses_per_sec: rates,
+            responses_per_sec: stats,
+            flow_mods: measured.flow_mods,
+            packet_outs: measured.packet_outs,
+            packet_ins: measured.packet_ins,
+            lost: measured.lost,
+            errors: measured.errors,
+            learn_lost,
+            latency: None,
+            cpu,
+        },
+        timed_windows,
+    ))
 }
