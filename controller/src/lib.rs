@@ -7,6 +7,9 @@
 pub mod apps;
 pub mod bench;
 pub mod config;
+pub mod dashboard;
+pub mod experiment;
+pub mod lab;
 pub mod metrics;
 pub mod ofdump;
 pub mod ofp;

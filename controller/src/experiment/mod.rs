@@ -1,0 +1,1 @@
+//! The workload generator and `rudder experiment` (being written).

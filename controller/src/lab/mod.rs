@@ -1,0 +1,1 @@
+//! Declarative topologies and `rudder up` / `rudder down` (being written).
