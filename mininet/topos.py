@@ -3,6 +3,7 @@
 Usage:
     mn --custom mininet/topos.py --topo ring,4 ...
     mn --custom mininet/topos.py --topo fattree,4 ...
+    mn --custom mininet/topos.py --topo lbpool,3 ...
 
 Switch sN gets datapath id N and every port number is fixed, so tests and docs can name
 exact (dpid, port) pairs. Hosts hN are numbered in the order they are attached.
@@ -71,8 +72,46 @@ class FatTreeTopo(Topo):
                     host_no += 1
 
 
-# `--topo NAME,ARGS` looks NAME up here. More topologies (e.g. `lbpool`) can be added alongside.
+class LbPoolTopo(Topo):
+    """One switch, N inference hosts behind a load-balanced VIP, two clients: the load balancer's
+    smallest real setting.
+
+        mn --custom mininet/topos.py --topo lbpool,3 \\
+           --switch ovs,datapath=user,protocols=OpenFlow13 \\
+           --controller remote,ip=127.0.0.1,port=6653
+
+    Switch s1 (dpid 1). Clients c1, c2 are 10.0.0.1-2 on ports 1-2; inference hosts n1..nN are
+    10.0.0.11.. on ports 3..N+2. Every host's MAC is 02:00:00:00:00:<last octet of its IP> (c1
+    02:00:00:00:00:01, n1 02:00:00:00:00:0b), the same rule as topologies/*.toml.
+
+    The matching controller config is mininet/lbpool.toml (apps l2switch + lb; pool `lbpool`, VIP
+    10.0.0.100 port 8000 over n1..n3, round robin): `rudder serve --config mininet/lbpool.toml`.
+    For N other than 3, add or remove its `[[lb.pools.backends]]` entries. Start a node on each
+    inference host from the Mininet CLI (paths relative to the repository root):
+
+        mininet> n1 rudder-node serve --listen 10.0.0.11:8000 --model-dir models/v1 --node-id n1 &
+        mininet> c1 curl -s -H 'Content-Type: image/png' \\
+                 --data-binary @models/samples/chelsea.png http://10.0.0.100:8000/predict
+    """
+
+    CLIENTS = 2
+    FIRST_NODE_OCTET = 11
+
+    def build(self, n=3):
+        n = int(n)
+        if not 1 <= n <= 200:
+            raise ValueError('lbpool needs 1..200 inference hosts, got %d' % n)
+        switch = self.addSwitch('s1', dpid=_dpid(1))
+        hosts = ['c%d' % i for i in range(1, self.CLIENTS + 1)] + ['n%d' % i for i in range(1, n + 1)]
+        octets = list(range(1, self.CLIENTS + 1)) + [self.FIRST_NODE_OCTET + i for i in range(n)]
+        for port, (name, octet) in enumerate(zip(hosts, octets), start=1):
+            host = self.addHost(name, ip='10.0.0.%d/24' % octet, mac='02:00:00:00:00:%02x' % octet)
+            self.addLink(host, switch, port2=port)
+
+
+# `--topo NAME,ARGS` looks NAME up here.
 topos = {
     'ring': RingTopo,
     'fattree': FatTreeTopo,
+    'lbpool': LbPoolTopo,
 }

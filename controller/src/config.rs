@@ -25,6 +25,8 @@ pub struct Config {
     pub openflow: OpenFlowConfig,
     pub l2switch: L2SwitchConfig,
     pub topology: crate::apps::topology::TopologyConfig,
+    /// `[lb]`: the load balancer's pools (used when `apps` lists "lb").
+    pub lb: crate::apps::lb::config::LbConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +60,7 @@ impl Default for Config {
             openflow: OpenFlowConfig::default(),
             l2switch: L2SwitchConfig::default(),
             topology: crate::apps::topology::TopologyConfig::default(),
+            lb: crate::apps::lb::config::LbConfig::default(),
         }
     }
 }
@@ -127,6 +130,20 @@ mod tests {
     fn unknown_keys_are_rejected_with_their_name() {
         let err = toml::from_str::<Config>("lisen = []").unwrap_err().to_string();
         assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn lb_section_parses_with_probe_defaults() {
+        let c: Config = toml::from_str(
+            "apps = [\"l2switch\", \"lb\"]\n[lb]\nprobe_interval_ms = 200\n[[lb.pools]]\nname = \"v1\"\nvip = \"10.0.0.100\"\n[[lb.pools.backends]]\nip = \"10.0.0.11\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.lb.probe_interval_ms, 200);
+        assert_eq!(c.lb.probe_timeout_ms, 1000);
+        assert_eq!(c.lb.pools[0].backends[0].probe_url(), "http://10.0.0.11:8000/health");
+        c.lb.validate().unwrap();
+        let err = toml::from_str::<Config>("[lb]\nprobe_intervall_ms = 5\n").unwrap_err().to_string();
+        assert!(err.contains("probe_intervall_ms"), "{err}");
     }
 
     #[test]

@@ -39,6 +39,16 @@ enum Command {
     Ofdump(rudder_controller::ofdump::OfdumpArgs),
     /// Benchmark an OpenFlow 1.3 controller (cbench-style)
     Bench(rudder_controller::bench::BenchArgs),
+    /// Build a topology (Open vSwitch + network namespaces), start the controller and the nodes.
+    Up(rudder_controller::lab::UpArgs),
+    /// Remove everything `rudder up` created for a topology, also after a crash.
+    Down(rudder_controller::lab::DownArgs),
+    /// Check topology files and print the controller config they imply.
+    Topology(rudder_controller::lab::TopologyArgs),
+    /// Send a bounded HTTP workload (open or closed loop) and report latency, errors and serving nodes.
+    Load(rudder_controller::experiment::LoadArgs),
+    /// Compare load-balancing algorithms on a topology: repetitions, scenario steps, report and plots.
+    Experiment(rudder_controller::experiment::ExperimentArgs),
 }
 
 #[derive(Args)]
@@ -155,6 +165,17 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         Command::Ofdump(args) => Ok(rudder_controller::ofdump::main(&args, "rudder ofdump")),
         Command::Bench(args) => {
             rudder_controller::bench::run_bench(args).await.map(|()| std::process::ExitCode::SUCCESS)
+        }
+        Command::Up(args) => rudder_controller::lab::run_up(args).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Down(args) => rudder_controller::lab::run_down(args).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Load(args) => {
+            rudder_controller::experiment::run_load(args).await.map(|()| std::process::ExitCode::SUCCESS)
+        }
+        Command::Experiment(args) => rudder_controller::experiment::run_experiment(args)
+            .await
+            .map(|()| std::process::ExitCode::SUCCESS),
+        Command::Topology(args) => {
+            rudder_controller::lab::run_topology(args).map(|()| std::process::ExitCode::SUCCESS)
         }
         Command::Serve(args) => {
             let poll_every = std::time::Duration::from_secs_f64(args.port_stats_interval.max(0.0));

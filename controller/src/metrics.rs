@@ -39,6 +39,102 @@ pub struct Metrics {
     /// `rudder_event_handling_seconds{app,event}`: from the message being read off the socket to the app
     /// finishing its handler (the packet-in handling latency).
     pub event_latency: HistogramVec,
+    /// `rudder_lb_*`: the load balancer's per-pool and per-backend metrics.
+    pub lb: LbMetrics,
+}
+
+/// The load balancer's metrics (labels: pool name, backend IP; both bounded by the configuration).
+#[derive(Clone)]
+pub struct LbMetrics {
+    /// `rudder_lb_flows_total{pool,backend}`: flows steered to the backend by the controller.
+    pub flows_total: IntCounterVec,
+    /// `rudder_lb_active_flows{pool,backend}`: steered flows whose rules are still on the switch.
+    pub active_flows: IntGaugeVec,
+    /// `rudder_lb_backend_healthy{pool,backend}`: 1 while the breaker is closed, else 0.
+    pub backend_healthy: IntGaugeVec,
+    /// `rudder_lb_probe_latency_seconds{pool,backend}`: round trips of successful health probes.
+    pub probe_latency: HistogramVec,
+    /// `rudder_lb_breaker_transitions_total{pool,backend,to}`.
+    pub breaker_transitions: IntCounterVec,
+    /// `rudder_lb_packet_ins_total{pool}`: PACKET_INs of new flows to the pool's VIP.
+    pub packet_ins: IntCounterVec,
+    /// `rudder_lb_arp_replies_total{pool}`: ARP requests for the VIP answered.
+    pub arp_replies: IntCounterVec,
+    /// `rudder_lb_bytes_total{pool,backend}`: client-to-backend bytes of steered flows.
+    pub bytes: IntCounterVec,
+}
+
+impl LbMetrics {
+    fn new(registry: &Registry) -> LbMetrics {
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry.register(Box::new(c.clone())).expect("unique metric");
+            c
+        };
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let probe_latency = HistogramVec::new(
+            HistogramOpts::new("rudder_lb_probe_latency_seconds", "Round trip of successful health probes")
+                .buckets(vec![
+                    1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0,
+                ]),
+            &["pool", "backend"],
+        )
+        .expect("valid metric");
+        registry.register(Box::new(probe_latency.clone())).expect("unique metric");
+        LbMetrics {
+            flows_total: counter(
+                "rudder_lb_flows_total",
+                "Flows the load balancer steered to a backend",
+                &["pool", "backend"],
+            ),
+            active_flows: gauge(
+                "rudder_lb_active_flows",
+                "Steered flows whose rules are still installed",
+                &["pool", "backend"],
+            ),
+            backend_healthy: gauge(
+                "rudder_lb_backend_healthy",
+                "1 while the backend's circuit breaker is closed, else 0",
+                &["pool", "backend"],
+            ),
+            probe_latency,
+            breaker_transitions: counter(
+                "rudder_lb_breaker_transitions_total",
+                "Circuit breaker state changes, by the state entered",
+                &["pool", "backend", "to"],
+            ),
+            packet_ins: counter("rudder_lb_packet_ins_total", "PACKET_INs of new flows to a VIP", &["pool"]),
+            arp_replies: counter("rudder_lb_arp_replies_total", "ARP requests for a VIP answered", &["pool"]),
+            bytes: counter(
+                "rudder_lb_bytes_total",
+                "Client-to-backend bytes of steered flows (flow stats and FLOW_REMOVED)",
+                &["pool", "backend"],
+            ),
+        }
+    }
+
+    /// Drops every series of a backend (removed from its pool).
+    pub fn forget_backend(&self, pool: &str, backend: &str) {
+        let labels = [pool, backend];
+        let _ = self.flows_total.remove_label_values(&labels);
+        let _ = self.active_flows.remove_label_values(&labels);
+        let _ = self.backend_healthy.remove_label_values(&labels);
+        let _ = self.probe_latency.remove_label_values(&labels);
+        let _ = self.bytes.remove_label_values(&labels);
+        for to in ["closed", "open", "half_open"] {
+            let _ = self.breaker_transitions.remove_label_values(&[pool, backend, to]);
+        }
+    }
+
+    /// Drops a pool's own series (its backends are forgotten one by one).
+    pub fn forget_pool(&self, pool: &str) {
+        let _ = self.packet_ins.remove_label_values(&[pool]);
+        let _ = self.arp_replies.remove_label_values(&[pool]);
+    }
 }
 
 impl Metrics {
@@ -119,6 +215,7 @@ impl Metrics {
                 &["dpid", "port"],
             ),
             event_latency,
+            lb: LbMetrics::new(&registry),
             registry,
         }
     }

@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::apps::lb::{LbApp, LbHandle};
 use crate::apps::topology::{TopologyApp, TopologyView};
 use crate::apps::{AppSlot, Dispatcher, l2switch::L2Switch, spawn_app};
 use crate::config::Config;
@@ -25,17 +26,30 @@ pub struct Controller {
     pub registry: DatapathRegistry,
     /// The topology app's view of switches, links and hosts, when that app runs.
     pub topology: Option<TopologyView>,
+    /// The load balancer's command handle, when the `lb` app runs.
+    pub lb: Option<LbHandle>,
 }
 
 /// Errors starting the controller.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("unknown app {0:?} (known: l2switch, topology)")]
+    #[error("unknown app {0:?} (known: l2switch, topology, lb)")]
     UnknownApp(String),
+    #[error("app lb steers only VIP traffic; run it with l2switch or topology, which forward the rest")]
+    LbAlone,
+    #[error("invalid [lb] section: {0}")]
+    Lb(#[from] crate::apps::lb::config::LbConfigError),
     #[error("apps {0} and {1} both forward table-miss traffic; run one of them")]
     Conflict(&'static str, &'static str),
     #[error("no apps selected")]
     NoApps,
+}
+
+/// What the started apps share with the REST API.
+struct Started {
+    slots: Vec<AppSlot>,
+    topology: Option<TopologyView>,
+    lb: Option<LbHandle>,
 }
 
 fn start_apps(
@@ -43,16 +57,26 @@ fn start_apps(
     metrics: &Metrics,
     shutdown: &CancellationToken,
     tasks: &mut JoinSet<()>,
-) -> Result<(Vec<AppSlot>, Option<TopologyView>), StartError> {
+) -> Result<Started, StartError> {
     if config.apps.is_empty() {
         return Err(StartError::NoApps);
+    }
+    let has = |name: &str| config.apps.iter().any(|a| a == name);
+    if has("lb") && !has("l2switch") && !has("topology") {
+        return Err(StartError::LbAlone);
+    }
+    if has("lb") {
+        config.lb.validate()?;
     }
     if config.apps.iter().any(|a| a == "l2switch") && config.apps.iter().any(|a| a == "topology") {
         return Err(StartError::Conflict("l2switch", "topology"));
     }
     let mut slots = Vec::new();
     let mut topology = None;
-    for name in &config.apps {
+    // The LB starts after the others so it gets the topology view wherever "lb" is listed.
+    let ordered = config.apps.iter().filter(|a| *a != "lb").chain(config.apps.iter().filter(|a| *a == "lb"));
+    let mut lb = None;
+    for name in ordered {
         let (slot, task) = match name.as_str() {
             "l2switch" => {
                 spawn_app(L2Switch::new(config.l2switch.idle_timeout), metrics.clone(), shutdown.clone())
@@ -62,6 +86,12 @@ fn start_apps(
                 topology = Some(view);
                 spawn_app(app, metrics.clone(), shutdown.clone())
             }
+            "lb" => {
+                let (app, handle) =
+                    LbApp::new(&config.lb, topology.clone(), metrics.lb.clone(), shutdown.child_token())?;
+                lb = Some(handle);
+                spawn_app(app, metrics.clone(), shutdown.clone())
+            }
             other => return Err(StartError::UnknownApp(other.to_string())),
         };
         tasks.spawn(async move {
@@ -69,7 +99,7 @@ fn start_apps(
         });
         slots.push(slot);
     }
-    Ok((slots, topology))
+    Ok(Started { slots, topology, lb })
 }
 
 /// Runs the controller on already-bound OpenFlow listeners until `shutdown` resolves.
@@ -88,7 +118,7 @@ pub async fn run(
     let stop = CancellationToken::new();
     let mut tasks = JoinSet::new();
 
-    let (slots, topology) = start_apps(&config, &metrics, &stop, &mut tasks)?;
+    let Started { slots, topology, lb } = start_apps(&config, &metrics, &stop, &mut tasks)?;
     let dispatcher = Dispatcher::new(slots, metrics.clone());
     info!(apps = ?dispatcher.app_names(), "apps started");
 
@@ -140,7 +170,7 @@ pub async fn run(
         });
     }
 
-    ready(Controller { config: config.clone(), metrics, registry, topology });
+    ready(Controller { config: config.clone(), metrics, registry, topology, lb });
     shutdown.await;
     info!("shutting down");
     stop.cancel();

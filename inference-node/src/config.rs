@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::batcher::BatcherConfig;
+use crate::depthwise::DepthwiseKernel;
 use crate::model::{BatchPlans, ModelError, ModelSpec};
 use crate::preprocess::Preprocessing;
 
@@ -59,13 +60,17 @@ pub struct ServeArgs {
     /// Name reported in responses (default: the host name).
     #[arg(long)]
     pub node_id: Option<String>,
-    /// Inference worker threads (default: available cores).
+    /// Inference worker threads (default: available cores). Each worker runs one image at a
+    /// time on one core, which measured fastest on 2 cores (docs/performance.md, "Inference node").
     #[arg(long)]
     pub workers: Option<usize>,
-    /// Largest micro-batch; 1 turns batching off.
-    #[arg(long, default_value_t = 4)]
+    /// Largest micro-batch; 1 (the default) turns batching off. tract's per-image cost grows
+    /// with the batch on this model (batch 4 costs 1.6-1.8x the CPU per image of batch 1), so
+    /// batching only pays for a model and CPU where it does not; measure with
+    /// `rudder-node-bench plans` first.
+    #[arg(long, default_value_t = 1)]
     pub max_batch: usize,
-    /// How long a worker waits to fill a batch; 0 turns batching off.
+    /// How long a worker waits to fill a batch when --max-batch > 1; 0 turns batching off.
     #[arg(long, default_value_t = 2)]
     pub batch_wait_ms: u64,
     /// Requests allowed to wait for a worker before new ones get 503.
@@ -83,6 +88,10 @@ pub struct ServeArgs {
     /// Batch plan strategy for tract (per-size measured ~5x faster than symbolic; see docs/performance.md).
     #[arg(long, value_enum, default_value_t = BatchPlans::PerSize)]
     pub batch_plans: BatchPlans,
+    /// Depthwise convolution implementation: `rudder` (vectorised for strided and narrow layers;
+    /// see docs/performance.md) or tract's own.
+    #[arg(long, value_enum, default_value_t = DepthwiseKernel::Rudder)]
+    pub depthwise: DepthwiseKernel,
 }
 
 fn parse_triple(s: &str) -> Result<[f32; 3], String> {
@@ -137,6 +146,7 @@ impl ServeArgs {
                     std: [127.5; 3],
                 },
                 sha256: None,
+                depthwise: DepthwiseKernel::default(),
             },
             (None, Some(dir)) => ModelSpec::from_dir(dir)?,
             (None, None) => ModelSpec::from_dir(&default_model_dir().ok_or(ConfigError::NoModel)?)?,
@@ -149,6 +159,7 @@ impl ServeArgs {
         p.resize_shorter = self.resize_shorter.unwrap_or(p.resize_shorter);
         p.mean = self.mean.unwrap_or(p.mean);
         p.std = self.std.unwrap_or(p.std);
+        spec.depthwise = self.depthwise;
         spec.name = self.model_name.unwrap_or(spec.name);
         spec.version = self.model_version.unwrap_or(spec.version);
 

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tract_onnx::prelude::*;
 
+use crate::depthwise::{DepthwiseKernel, replace_depthwise_convs};
 use crate::preprocess::Preprocessing;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,8 @@ pub struct ModelSpec {
     pub labels_path: PathBuf,
     pub preprocessing: Preprocessing,
     pub sha256: Option<String>,
+    /// Which depthwise convolution implementation the plans use.
+    pub depthwise: DepthwiseKernel,
 }
 
 impl ModelSpec {
@@ -88,6 +91,7 @@ impl ModelSpec {
                 std: manifest.std,
             },
             sha256: manifest.sha256,
+            depthwise: DepthwiseKernel::default(),
         })
     }
 }
@@ -138,7 +142,11 @@ impl Classifier {
             };
             let fact = f32::fact([n, 3.to_dim(), size.to_dim(), size.to_dim()]);
             model.set_input_fact(0, fact.into())?;
-            model.into_optimized()?.into_runnable()
+            let mut typed = model.into_typed()?.into_decluttered()?;
+            if spec.depthwise == DepthwiseKernel::Rudder {
+                replace_depthwise_convs(&mut typed)?;
+            }
+            typed.into_optimized()?.into_runnable()
         };
         let load_err = |e: TractError| ModelError::Load { path: onnx.clone(), detail: format!("{e:#}") };
         let plans = match batching {
@@ -158,6 +166,11 @@ impl Classifier {
             return Err(ModelError::LabelCount { outputs: logits.len(), labels: classifier.labels.len() });
         }
         Ok(classifier)
+    }
+
+    /// The optimised plan that runs batches of `batch` images, for benchmarks and profiling.
+    pub fn plan_for(&self, batch: usize) -> Option<&Arc<TypedRunnableModel>> {
+        if self.symbolic { self.plans.first() } else { self.plans.get(batch.checked_sub(1)?) }
     }
 
     pub fn max_batch(&self) -> usize {

@@ -66,6 +66,20 @@ pub trait App: Send + 'static {
     fn tick(&mut self) -> impl Future<Output = ()> + Send {
         async {}
     }
+
+    /// Waits for one piece of input from outside the switch event stream (REST commands, results of
+    /// the app's own background tasks such as health probes) and keeps it for
+    /// [`App::handle_input`]. [`spawn_app`] drops this future whenever an event or a tick comes
+    /// first, so it must be cancel-safe: receive from a channel and store, nothing more. Apps without
+    /// side input keep the default, which never resolves.
+    fn next_input(&mut self) -> impl Future<Output = ()> + Send {
+        std::future::pending()
+    }
+
+    /// Handles the input [`App::next_input`] stored. Runs to completion like [`App::handle`].
+    fn handle_input(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 pub(crate) struct Envelope {
@@ -120,6 +134,7 @@ pub fn spawn_app<A: App>(
                 _ = async { ticker.as_mut().expect("guarded").tick().await }, if ticker.is_some() => {
                     app.tick().await;
                 }
+                () = app.next_input() => app.handle_input().await,
             }
         }
         tracing::debug!(app = name, "app stopped");

@@ -6,13 +6,16 @@
 //! barrier only after every earlier message, errors included). Resource modules: [`stats`] (switches,
 //! desc, flows, aggregate, tables, ports, queues, role), [`flowentry`], [`groupentry`],
 //! [`meterentry`], [`portdesc`]; the topology app's routes in [`topology`] (merged by
-//! [`ApiState::new`] when that app runs); JSON conversion in [`ofctl_json`]; errors in [`error`]; the
+//! [`ApiState::new`] when that app runs); the load balancer's `/lb/*` in [`lb`] (served by [`router`]
+//! when that app runs); JSON conversion in [`ofctl_json`]; errors in [`error`]; the
 //! bearer token in [`auth`]; the poller behind the `of_port_*` gauges in [`port_stats_poller`].
 
 pub mod auth;
 pub mod error;
 pub mod flowentry;
 pub mod groupentry;
+// The load balancer's /lb/* routes, served when the lb app runs.
+pub mod lb;
 pub mod meterentry;
 pub mod ofctl_json;
 pub mod port_stats_poller;
@@ -107,8 +110,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/stats/meterentry/{cmd}", post(meterentry::modify))
         .route("/stats/flowentry/{cmd}", post(flowentry::modify))
         .route("/stats/flowentry/clear/{dpid}", delete(flowentry::clear))
-        .route("/metrics", get(metrics))
-        .with_state(state);
+        .route("/metrics", get(metrics));
+    let api = if state.controller.lb.is_some() { api.merge(lb::routes()) } else { api };
+    let api = api.with_state(state);
     api.merge(extra)
         .fallback(not_found)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

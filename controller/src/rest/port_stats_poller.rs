@@ -157,6 +157,7 @@ mod tests {
             metrics: Metrics::new(),
             registry: crate::ofp::registry::DatapathRegistry::new(),
             topology: None,
+            lb: None,
         };
         set_port_gauges(&controller.metrics, "9", "1", &stats(1, 1));
         let previous: HashSet<_> = [("9".to_string(), "1".to_string())].into();

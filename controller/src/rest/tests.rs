@@ -15,6 +15,7 @@ fn state(token: Option<&str>) -> ApiState {
         metrics: Metrics::new(),
         registry: DatapathRegistry::new(),
         topology: None,
+        lb: None,
     };
     ApiState::new(controller, token.map(str::to_string))
 }

@@ -21,13 +21,15 @@ pub struct TestController {
 impl TestController {
     /// Starts the controller with `apps` and the REST API (requiring `token` if given).
     pub async fn start(apps: &[&str], token: Option<&str>) -> TestController {
+        let config = Config { apps: apps.iter().map(|a| a.to_string()).collect(), ..Config::default() };
+        TestController::start_with(config, token).await
+    }
+
+    /// Starts the controller with `config` (its `listen` is replaced by a free loopback port).
+    pub async fn start_with(mut config: Config, token: Option<&str>) -> TestController {
         let of_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind OpenFlow port");
         let of_port = of_listener.local_addr().expect("local addr").port();
-        let config = Config {
-            listen: vec![SocketAddr::from(([127, 0, 0, 1], of_port))],
-            apps: apps.iter().map(|a| a.to_string()).collect(),
-            ..Config::default()
-        };
+        config.listen = vec![SocketAddr::from(([127, 0, 0, 1], of_port))];
         let (ready_tx, ready_rx) = oneshot::channel();
         let (stop_of, stop_of_rx) = oneshot::channel::<()>();
         tokio::spawn(async move {

@@ -26,12 +26,34 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::algorithm::Algorithm;
 use super::breaker::BreakerConfig;
+use super::wildcard::WildcardSplit;
 
 /// `[lb]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LbConfig {
+    /// Milliseconds between two health probes of one backend (default 5000, at least 100).
+    pub probe_interval_ms: u64,
+    /// Milliseconds a probe may take before it counts as failed (default 1000, at least 10).
+    pub probe_timeout_ms: u64,
     pub pools: Vec<PoolConfig>,
+}
+
+/// The seed system probed every 5 s.
+pub const DEFAULT_PROBE_INTERVAL_MS: u64 = 5_000;
+pub const DEFAULT_PROBE_TIMEOUT_MS: u64 = 1_000;
+/// Probing faster than this would mostly measure the prober.
+pub const MIN_PROBE_INTERVAL_MS: u64 = 100;
+pub const MIN_PROBE_TIMEOUT_MS: u64 = 10;
+
+impl Default for LbConfig {
+    fn default() -> Self {
+        LbConfig {
+            probe_interval_ms: DEFAULT_PROBE_INTERVAL_MS,
+            probe_timeout_ms: DEFAULT_PROBE_TIMEOUT_MS,
+            pools: Vec::new(),
+        }
+    }
 }
 
 /// `[[lb.pools]]`: one service reachable at a virtual IP.
@@ -54,6 +76,9 @@ pub struct PoolConfig {
     pub seed: u64,
     /// Prefix length of the smallest client range the wildcard mode splits by (2^bits leaves).
     pub wildcard_bits: u8,
+    /// Whether the wildcard mode splits clients by the low bits of their address (default: hosts of
+    /// one subnet) or by prefixes (`high_bits`, clients from the Internet).
+    pub wildcard_split: WildcardSplit,
     pub breaker: BreakerConfig,
     pub backends: Vec<BackendConfig>,
 }
@@ -69,6 +94,7 @@ impl Default for PoolConfig {
             idle_timeout: 30,
             seed: 0x5eed,
             wildcard_bits: 4,
+            wildcard_split: WildcardSplit::LowBits,
             breaker: BreakerConfig::default(),
             backends: Vec::new(),
         }
@@ -139,6 +165,36 @@ pub enum LbConfigError {
     BadBreaker { pool: String, reason: &'static str },
     #[error("lb: more than {max} pools")]
     TooManyPools { max: usize },
+    #[error("lb.probe_interval_ms must be at least {MIN_PROBE_INTERVAL_MS}, got {0}")]
+    ProbeInterval(u64),
+    #[error("lb.probe_timeout_ms must be at least {MIN_PROBE_TIMEOUT_MS}, got {0}")]
+    ProbeTimeout(u64),
+    #[error("lb pool {pool:?}: backend {ip}:{port} needs a unicast address and a non-zero port")]
+    BadBackendAddress { pool: String, ip: Ipv4Addr, port: u16 },
+    #[error("lb pool {pool:?}: backend {ip}: health_url {url:?} is not an http:// URL")]
+    BadHealthUrl { pool: String, ip: Ipv4Addr, url: String },
+}
+
+impl LbConfigError {
+    /// The config/JSON key the error is about, for REST errors (`{"error", "field"}`).
+    pub fn field(&self) -> &'static str {
+        match self {
+            LbConfigError::EmptyName { .. } | LbConfigError::DuplicateName(_) => "name",
+            LbConfigError::DuplicateVip { .. } | LbConfigError::BadVip { .. } => "vip",
+            LbConfigError::BadVipMac { .. } => "vip_mac",
+            LbConfigError::NoPorts { .. } => "ports",
+            LbConfigError::NoBackends { .. } | LbConfigError::TooManyBackends { .. } => "backends",
+            LbConfigError::DuplicateBackend { .. } => "ip",
+            LbConfigError::ZeroWeight { .. } => "weight",
+            LbConfigError::BadWildcardBits { .. } => "wildcard_bits",
+            LbConfigError::BadBreaker { .. } => "breaker",
+            LbConfigError::TooManyPools { .. } => "pools",
+            LbConfigError::ProbeInterval(_) => "probe_interval_ms",
+            LbConfigError::ProbeTimeout(_) => "probe_timeout_ms",
+            LbConfigError::BadHealthUrl { .. } => "health_url",
+            LbConfigError::BadBackendAddress { .. } => "ip",
+        }
+    }
 }
 
 /// Pools and backends are numbered in 16 bits of the flow cookie (see [`super::rules::LbCookie`]);
@@ -149,6 +205,12 @@ pub const MAX_BACKENDS: usize = 0xffff;
 impl LbConfig {
     /// Checks what the types cannot: names, VIPs and backends unique, weights positive.
     pub fn validate(&self) -> Result<(), LbConfigError> {
+        if self.probe_interval_ms < MIN_PROBE_INTERVAL_MS {
+            return Err(LbConfigError::ProbeInterval(self.probe_interval_ms));
+        }
+        if self.probe_timeout_ms < MIN_PROBE_TIMEOUT_MS {
+            return Err(LbConfigError::ProbeTimeout(self.probe_timeout_ms));
+        }
         if self.pools.len() > MAX_POOLS {
             return Err(LbConfigError::TooManyPools { max: MAX_POOLS });
         }
@@ -209,8 +271,40 @@ impl PoolConfig {
             if !seen.insert((b.ip, b.port)) {
                 return Err(LbConfigError::DuplicateBackend { pool: pool(), ip: b.ip, port: b.port });
             }
+            b.validate(&self.name)?;
         }
         Ok(())
+    }
+}
+
+impl BackendConfig {
+    /// Checks one backend of pool `pool` (weight ≥ 1, an http:// health URL, a unicast address).
+    pub fn validate(&self, pool: &str) -> Result<(), LbConfigError> {
+        if self.weight == 0 {
+            return Err(LbConfigError::ZeroWeight { pool: pool.to_string(), ip: self.ip, port: self.port });
+        }
+        if self.ip.is_unspecified() || self.ip.is_broadcast() || self.ip.is_multicast() || self.port == 0 {
+            return Err(LbConfigError::BadBackendAddress {
+                pool: pool.to_string(),
+                ip: self.ip,
+                port: self.port,
+            });
+        }
+        if let Some(url) = &self.health_url
+            && !url.starts_with("http://")
+        {
+            return Err(LbConfigError::BadHealthUrl {
+                pool: pool.to_string(),
+                ip: self.ip,
+                url: url.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The URL probed: `health_url`, else `http://<ip>:<port>/health`.
+    pub fn probe_url(&self) -> String {
+        self.health_url.clone().unwrap_or_else(|| format!("http://{}:{}/health", self.ip, self.port))
     }
 }
 

@@ -14,17 +14,29 @@
 //!   replies for the VIP;
 //! - [`select_group`] and [`wildcard`]: the two switch-side modes (an OpenFlow SELECT group, and
 //!   proactive wildcard rules on client-prefix ranges after Wang, Butnariu & Rexford, Hot-ICE 2011).
+//!
+//! On top of the core, the running app: [`app::LbApp`] (events, steering, accounting, failover),
+//! [`probe`] (one health-probe task per backend), [`locate`] (where hosts are), [`handle`] (the
+//! [`handle::LbHandle`] REST uses), [`stats`] (what `/lb/stats` shows).
 
 pub mod algorithm;
+pub mod app;
 pub mod backend;
 pub mod breaker;
 pub mod config;
+pub mod handle;
+pub mod locate;
 pub mod maglev;
 pub mod packet;
 pub mod pool;
+pub mod probe;
 pub mod rules;
 pub mod select_group;
+pub mod stats;
 pub mod wildcard;
+
+pub use app::LbApp;
+pub use handle::LbHandle;
 
 /// Cookie tag of every flow the load balancer installs ("LB").
 pub const COOKIE_TAG: u16 = 0x4c42;

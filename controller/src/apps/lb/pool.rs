@@ -12,7 +12,7 @@ use super::algorithm::{Algorithm, Candidate, ClientKey, SelectionContext, Select
 use super::backend::{Backend, BackendId, BackendStatus};
 use super::breaker::BreakerState;
 use super::breaker::{ProbeResult, Transition};
-use super::config::{LbConfigError, PoolConfig};
+use super::config::{BackendConfig, LbConfigError, PoolConfig};
 use super::rules::BackendPort;
 use super::wildcard::{WildcardAssignment, WildcardTransition, WildcardVip, transition};
 
@@ -123,12 +123,12 @@ impl Pool {
     }
 
     pub fn backend(&self, id: BackendId) -> Result<&Backend, PoolError> {
-        self.backends.get(usize::from(id.0)).ok_or_else(|| self.unknown(id))
+        self.backends.iter().find(|b| b.id == id).ok_or_else(|| self.unknown(id))
     }
 
     pub fn backend_mut(&mut self, id: BackendId) -> Result<&mut Backend, PoolError> {
         let err = self.unknown(id);
-        self.backends.get_mut(usize::from(id.0)).ok_or(err)
+        self.backends.iter_mut().find(|b| b.id == id).ok_or(err)
     }
 
     /// The backend with this address, e.g. to learn its MAC from an ARP reply.
@@ -200,11 +200,58 @@ impl Pool {
         Ok(id)
     }
 
+    /// The backend flow `key` is steered to, if the pool knows the flow.
+    pub fn flow(&self, key: FlowKey) -> Option<BackendId> {
+        self.flows.get(&key).copied()
+    }
+
+    /// Undoes [`Pool::assign`] for a flow that could not be steered after all (its backend's MAC or
+    /// location is not known yet): the client's retransmission gets a fresh decision.
+    pub fn unassign(&mut self, key: FlowKey) {
+        let Some(id) = self.flows.remove(&key) else { return };
+        if let Some(b) = self.backends.iter_mut().find(|b| b.id == id) {
+            b.state.active_flows = b.state.active_flows.saturating_sub(1);
+            b.state.total_flows = b.state.total_flows.saturating_sub(1);
+        }
+    }
+
+    /// Adds a backend at run time. Ids are never reused while the pool lives, so cookies of a removed
+    /// backend's rules cannot be mistaken for the new one's.
+    pub fn add_backend(&mut self, spec: BackendConfig) -> Result<BackendId, PoolAddError> {
+        spec.validate(&self.config.name).map_err(PoolAddError::Invalid)?;
+        if self.backends.iter().any(|b| b.spec.ip == spec.ip) {
+            return Err(PoolAddError::Duplicate(spec.ip));
+        }
+        let next = self.backends.iter().map(|b| b.id.0).max().map_or(Some(0), |m| m.checked_add(1));
+        let id = match next {
+            Some(n) if usize::from(n) < super::config::MAX_BACKENDS => BackendId(n),
+            _ => {
+                return Err(PoolAddError::Invalid(LbConfigError::TooManyBackends {
+                    pool: self.config.name.clone(),
+                    max: super::config::MAX_BACKENDS,
+                }));
+            }
+        };
+        self.config.backends.push(spec.clone());
+        self.backends.push(Backend::new(id, spec, self.config.breaker));
+        Ok(id)
+    }
+
+    /// Removes a backend (its rules must be deleted from the switches by the caller); returns the
+    /// flows it had.
+    pub fn remove_backend(&mut self, id: BackendId) -> Result<Vec<FlowKey>, PoolError> {
+        let ip = self.backend(id)?.spec.ip;
+        let flows = self.forget_flows_of(id);
+        self.backends.retain(|b| b.id != id);
+        self.config.backends.retain(|b| b.ip != ip);
+        Ok(flows)
+    }
+
     /// Records that flow `key` ended (its forward rule's FLOW_REMOVED), adding the rule's counters to
     /// its backend. Returns the backend, or `None` for a flow this pool did not know.
     pub fn flow_removed(&mut self, key: FlowKey, bytes: u64, packets: u64) -> Option<BackendId> {
         let id = self.flows.remove(&key)?;
-        if let Some(b) = self.backends.get_mut(usize::from(id.0)) {
+        if let Some(b) = self.backends.iter_mut().find(|b| b.id == id) {
             b.state.active_flows = b.state.active_flows.saturating_sub(1);
             b.state.bytes = b.state.bytes.saturating_add(bytes);
             b.state.packets = b.state.packets.saturating_add(packets);
@@ -217,7 +264,7 @@ impl Pool {
         let mut gone: Vec<FlowKey> = self.flows.iter().filter(|(_, b)| **b == id).map(|(k, _)| *k).collect();
         gone.sort();
         self.flows.retain(|_, b| *b != id);
-        if let Some(b) = self.backends.get_mut(usize::from(id.0)) {
+        if let Some(b) = self.backends.iter_mut().find(|b| b.id == id) {
             b.state.active_flows = 0;
         }
         gone
@@ -279,6 +326,20 @@ impl Pool {
         self.backends.iter().filter(|b| b.is_eligible()).filter_map(|b| self.target(b.id).ok()).collect()
     }
 
+    /// Plans the wildcard partition for the current weights and health (a minimal rebalance of the
+    /// last one, or a fresh one) and records it as the one the controller answers from. Returns the
+    /// previous and the new partition; [`super::wildcard::transition`] turns them into FlowMods for
+    /// each switch.
+    pub fn replan_wildcard(&mut self) -> (Option<WildcardAssignment>, WildcardAssignment) {
+        let weights: Vec<(BackendId, u16)> = self.candidates().iter().map(|c| (c.id, c.weight)).collect();
+        let bits = self.config.wildcard_bits;
+        let new = match &self.wildcard {
+            Some(old) => old.rebalance(&weights, bits),
+            None => WildcardAssignment::partition(&weights, bits).with_split(self.config.wildcard_split),
+        };
+        (self.wildcard.replace(new.clone()), new)
+    }
+
     /// The wildcard partition last planned by [`Pool::plan_wildcard`].
     pub fn wildcard_assignment(&self) -> Option<&WildcardAssignment> {
         self.wildcard.as_ref()
@@ -293,7 +354,7 @@ impl Pool {
         let bits = self.config.wildcard_bits;
         let new = match &self.wildcard {
             Some(old) => old.rebalance(&weights, bits),
-            None => WildcardAssignment::partition(&weights, bits),
+            None => WildcardAssignment::partition(&weights, bits).with_split(self.config.wildcard_split),
         };
         let reachable: Vec<BackendPort> = members
             .iter()
@@ -326,6 +387,15 @@ impl Pool {
             backends: self.backends.iter().map(Backend::status).collect(),
         }
     }
+}
+
+/// Why a backend could not be added.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PoolAddError {
+    #[error(transparent)]
+    Invalid(LbConfigError),
+    #[error("backend {0} is already in the pool")]
+    Duplicate(Ipv4Addr),
 }
 
 /// A pool as REST shows it.

@@ -66,6 +66,8 @@ pub enum RuleKind {
     Wildcard,
     /// Pinned established connection.
     Pin,
+    /// Reverse rule of the switch-side modes for one client (backend → that client).
+    ClientReverse,
     Other(u16),
 }
 
@@ -79,6 +81,7 @@ impl RuleKind {
             RuleKind::Group => 5,
             RuleKind::Wildcard => 6,
             RuleKind::Pin => 7,
+            RuleKind::ClientReverse => 8,
             RuleKind::Other(c) => c,
         }
     }
@@ -92,6 +95,7 @@ impl RuleKind {
             5 => RuleKind::Group,
             6 => RuleKind::Wildcard,
             7 => RuleKind::Pin,
+            8 => RuleKind::ClientReverse,
             c => RuleKind::Other(c),
         }
     }
@@ -139,6 +143,10 @@ impl LbCookie {
 pub const POOL_COOKIE_MASK: u64 = 0xffff_ffff_0000_0000;
 /// Cookie mask selecting tag + pool + backend.
 pub const BACKEND_COOKIE_MASK: u64 = 0xffff_ffff_ffff_0000;
+/// Cookie mask selecting every field: one kind of rule of one backend.
+pub const KIND_COOKIE_MASK: u64 = u64::MAX;
+/// Cookie mask selecting tag + pool + kind (every backend).
+pub const POOL_KIND_COOKIE_MASK: u64 = 0xffff_ffff_0000_ffff;
 
 /// Why rules could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -326,6 +334,28 @@ pub fn delete_backend_rules(pool: PoolId, backend: BackendId) -> FlowMod {
         .cookie_mask(BACKEND_COOKIE_MASK)
 }
 
+/// Deletes the per-connection rules of one backend (forward, reverse, transit and pins), leaving
+/// the switch-side modes' proactive rules to be replanned: what an ejection must remove so that the
+/// backend's clients reconnect elsewhere. One FLOW_MOD per kind, each matching the cookie exactly.
+pub fn delete_backend_connections(pool: PoolId, backend: BackendId) -> Vec<FlowMod> {
+    [RuleKind::Forward, RuleKind::Reverse, RuleKind::Transit, RuleKind::Pin]
+        .into_iter()
+        .map(|kind| {
+            FlowMod::delete(Match::default())
+                .cookie(LbCookie::new(pool, Some(backend), kind).encode())
+                .cookie_mask(KIND_COOKIE_MASK)
+        })
+        .collect()
+}
+
+/// Deletes one kind of rule of every backend of `pool` (e.g. the select-group or wildcard rules when
+/// the pool leaves that mode).
+pub fn delete_pool_kind(pool: PoolId, kind: RuleKind) -> FlowMod {
+    FlowMod::delete(Match::default())
+        .cookie(LbCookie::new(pool, Some(BackendId(0)), kind).encode())
+        .cookie_mask(POOL_KIND_COOKIE_MASK)
+}
+
 /// Deletes every rule of `pool`, traps included (pool removed or reconfigured).
 pub fn delete_pool_rules(pool: PoolId) -> FlowMod {
     FlowMod::delete(Match::default())
@@ -387,6 +417,43 @@ pub fn proactive_reverse_rules(
                 .priority(STEER_PRIORITY)
                 .cookie(LbCookie::new(pool, Some(t.id), RuleKind::Reverse).encode())
                 .apply_actions(from_backend_actions(vip, vip_mac, vip_port, t.port, to_clients))
+        })
+        .collect()
+}
+
+/// Reverse rules of the switch-side modes for one client host: every reply from a member backend to
+/// `client` (by its MAC, so every address the host uses is covered) is rewritten to come from the VIP
+/// and sent out `to_client`. Installed when the client is first seen (its ARP request for the VIP),
+/// so new flows never need the controller; they idle out with the client.
+///
+/// They match every reply from the backend's port to that host, so a host that is a VIP client must
+/// not also talk to a backend's port directly while its pool runs a switch-side mode.
+pub fn client_reverse_rules(
+    pool: PoolId,
+    vip: (Ipv4Addr, MacAddr),
+    vip_ports: &[u16],
+    members: &[BackendPort],
+    client: MacAddr,
+    to_client: PortNo,
+    idle_timeout: u16,
+) -> Vec<FlowMod> {
+    let Some(&first_port) = vip_ports.first() else { return Vec::new() };
+    members
+        .iter()
+        .map(|m| {
+            let t = &m.target;
+            let vip_port = if vip_ports.contains(&t.port) { t.port } else { first_port };
+            let matcher = Match::new()
+                .with(Oxm::EthDst(client, None))
+                .with(Oxm::EthType(ETH_TYPE_IPV4))
+                .with(Oxm::IpProto(IP_PROTO_TCP))
+                .with(Oxm::Ipv4Src(t.ip, None))
+                .with(Oxm::TcpSrc(t.port));
+            FlowMod::add(matcher)
+                .priority(STEER_PRIORITY)
+                .idle_timeout(idle_timeout)
+                .cookie(LbCookie::new(pool, Some(t.id), RuleKind::ClientReverse).encode())
+                .apply_actions(from_backend_actions(vip.0, vip.1, vip_port, t.port, to_client))
         })
         .collect()
 }

@@ -22,7 +22,7 @@ use std::net::Ipv4Addr;
 
 use ofproto::flow::FlowMod;
 use ofproto::oxm::{Match, Oxm};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::algorithm::{SelectionContext, Selector};
 use super::backend::BackendId;
@@ -82,11 +82,39 @@ pub fn leaf_counts(weights: &[(BackendId, u16)], bits: u8) -> BTreeMap<BackendId
     counts
 }
 
+/// Which bits of the client address the leaves are cut from.
+///
+/// The paper splits by the *top* bits (prefixes), which suits clients spread over the Internet. Clients
+/// in one subnet (the usual inference cluster) share their top bits, so by default the split uses the
+/// *low* bits: the rules then match `ipv4_src` with a suffix mask (any bitmask is allowed for
+/// `ipv4_src`, OF1.3.5 §7.2.3.7). Internally the low-bits split works on the bit-reversed address, so
+/// the partition, aggregation and rebalancing are the same code for both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WildcardSplit {
+    /// Prefixes of the client address (Wang, Butnariu & Rexford).
+    HighBits,
+    /// Suffixes of the client address: spreads the hosts of one subnet.
+    #[default]
+    LowBits,
+}
+
+impl WildcardSplit {
+    /// The address as the leaves see it.
+    pub fn key(self, ip: Ipv4Addr) -> Ipv4Addr {
+        match self {
+            WildcardSplit::HighBits => ip,
+            WildcardSplit::LowBits => Ipv4Addr::from(u32::from(ip).reverse_bits()),
+        }
+    }
+}
+
 /// Which backend owns each leaf of the client address space.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WildcardAssignment {
     bits: u8,
     owners: Vec<Option<BackendId>>,
+    split: WildcardSplit,
 }
 
 impl WildcardAssignment {
@@ -104,7 +132,17 @@ impl WildcardAssignment {
             owners.extend(std::iter::repeat_n(Some(id), size as usize));
         }
         owners.resize(1 << bits, None);
-        WildcardAssignment { bits, owners }
+        WildcardAssignment { bits, owners, split: WildcardSplit::HighBits }
+    }
+
+    /// The same leaves, cut from the bits `split` names.
+    pub fn with_split(mut self, split: WildcardSplit) -> WildcardAssignment {
+        self.split = split;
+        self
+    }
+
+    pub fn split(&self) -> WildcardSplit {
+        self.split
     }
 
     /// The assignment for new `weights` that moves the fewest leaves from `self` (see the module
@@ -112,7 +150,7 @@ impl WildcardAssignment {
     pub fn rebalance(&self, weights: &[(BackendId, u16)], bits: u8) -> WildcardAssignment {
         let bits = bits.clamp(1, 16);
         if bits != self.bits {
-            return WildcardAssignment::partition(weights, bits);
+            return WildcardAssignment::partition(weights, bits).with_split(self.split);
         }
         let target = leaf_counts(weights, bits);
         let mut owners = self.owners.clone();
@@ -144,7 +182,7 @@ impl WildcardAssignment {
             *owner = Some(*id);
             *left -= 1;
         }
-        WildcardAssignment { bits, owners }
+        WildcardAssignment { bits, owners, split: self.split }
     }
 
     pub fn bits(&self) -> u8 {
@@ -153,6 +191,7 @@ impl WildcardAssignment {
 
     /// The backend whose prefix contains `ip`.
     pub fn owner(&self, ip: Ipv4Addr) -> Option<BackendId> {
+        let ip = self.split.key(ip);
         let leaf = (u32::from(ip) >> (32 - u32::from(self.bits))) as usize;
         self.owners.get(leaf).copied().flatten()
     }
@@ -201,13 +240,21 @@ pub struct WildcardTransition {
 
 /// The match of a wildcard rule (no `ipv4_src` at all for the /0 rule).
 pub fn wildcard_match(rule: &PrefixRule, vip: Ipv4Addr, vip_port: u16) -> Match {
+    wildcard_match_split(rule, WildcardSplit::HighBits, vip, vip_port)
+}
+
+/// The match of a rule of an assignment split by `split`: a prefix of the client address, or for
+/// [`WildcardSplit::LowBits`] the bit-reversed prefix (a suffix) and mask.
+pub fn wildcard_match_split(rule: &PrefixRule, split: WildcardSplit, vip: Ipv4Addr, vip_port: u16) -> Match {
+    let rule = PrefixRule { prefix: split.key(rule.prefix), ..*rule };
+    let mask = split.key(Ipv4Addr::from(prefix_mask(rule.len)));
     let mut m = Match::new()
         .with(Oxm::EthType(ETH_TYPE_IPV4))
         .with(Oxm::IpProto(IP_PROTO_TCP))
         .with(Oxm::Ipv4Dst(vip, None))
         .with(Oxm::TcpDst(vip_port));
     if rule.len > 0 {
-        m.insert(Oxm::Ipv4Src(rule.prefix, Some(Ipv4Addr::from(prefix_mask(rule.len)))));
+        m.insert(Oxm::Ipv4Src(rule.prefix, Some(mask)));
     }
     m
 }
@@ -268,7 +315,7 @@ pub fn transition(
             continue;
         };
         for &port in vip_ports {
-            let matcher = wildcard_match(rule, vip, port);
+            let matcher = wildcard_match_split(rule, new.split(), vip, port);
             let fm = if previous.is_some() { FlowMod::modify_strict(matcher) } else { FlowMod::add(matcher) };
             out.flow_mods.push(
                 fm.priority(wildcard_priority(rule))
@@ -284,7 +331,8 @@ pub fn transition(
         let rule = PrefixRule { prefix, len, backend };
         for &port in vip_ports {
             out.flow_mods.push(
-                FlowMod::delete_strict(wildcard_match(&rule, vip, port)).priority(wildcard_priority(&rule)),
+                FlowMod::delete_strict(wildcard_match_split(&rule, new.split(), vip, port))
+                    .priority(wildcard_priority(&rule)),
             );
         }
     }

@@ -50,7 +50,7 @@ pub struct SelectionContext<'a> {
 }
 
 /// A way of choosing the backend of a new flow.
-pub trait Selector: Send + std::fmt::Debug {
+pub trait Selector: Send + Sync + std::fmt::Debug {
     /// The backend for a new flow from `ctx.client`: the id of one of `ctx.candidates`, or `None`
     /// only when there are none.
     fn select(&mut self, ctx: &SelectionContext<'_>) -> Option<BackendId>;

@@ -1,0 +1,738 @@
+//! The `lb` app: carries out the pure core's decisions on real switches.
+//!
+//! - On SWITCH_UP it installs every pool's trap rules (ARP for the VIP and TCP to VIP:port → controller)
+//!   and asks for the backends' MACs (ARP from the VIP).
+//! - ARP requests for a VIP are answered with the pool's `vip_mac`; ARP replies and trapped packets
+//!   teach where hosts are ([`super::locate`]) and backends' MACs.
+//! - The first packet of a new client flow picks a backend (`Pool::assign`), installs the reverse then
+//!   the forward rule (on one switch, or along the topology app's paths), and is sent on with explicit
+//!   rewrite actions so no SYN is lost ([`super::rules::Steering::first_packet_out`]).
+//! - FLOW_REMOVED and periodic cookie-filtered flow stats do the connection accounting.
+//! - One [`super::probe`] task per backend feeds the breakers; an ejected backend's connection rules
+//!   are deleted from every switch (unless it is draining) and the switch-side modes are replanned.
+//! - REST commands arrive through [`super::handle::LbHandle`] ([`commands`]); the select-group and
+//!   wildcard modes' proactive rules are kept in step by [`proactive`].
+//!
+//! Everything runs on the app's own task: no lock is held anywhere, and the packet path never waits
+//! (messages are queued with `try_send_all`; a full switch queue drops the decision, and the client's
+//! retransmission gets a new one).
+
+mod commands;
+mod proactive;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use ofproto::PortNo;
+use ofproto::action::Action;
+use ofproto::flow::FlowRemoved;
+use ofproto::message::Message;
+use ofproto::multipart::{FlowStatsRequest, MultipartReplyBody, MultipartRequest, MultipartRequestBody};
+use ofproto::packet::{PacketIn, PacketOut};
+use ofproto::port::Port;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::COOKIE_TAG;
+use super::backend::BackendId;
+use super::breaker::{BreakerState, ProbeResult, Transition};
+use super::config::{LbConfig, LbConfigError};
+use super::handle::{INPUT_QUEUE, LbHandle, LbInput};
+use super::locate::{Locations, Seen, path_to};
+use super::packet::{
+    ARP_OP_REPLY, ARP_OP_REQUEST, Arp, TcpFrame, arp_reply_for_vip, arp_request_from_vip, parse_arp,
+    parse_tcp,
+};
+use super::pool::{FlowKey, Pool, PoolId};
+use super::probe::{ProbeId, ProbeOutcome, ProbeReport, ProbeTiming, spawn_probe};
+use super::rules::{LbCookie, RuleKind, Steering, delete_backend_connections, trap_rules};
+use super::stats::{BackendExtra, PoolStats, pool_stats};
+use crate::apps::topology::TopologyView;
+use crate::apps::{App, make_cookie};
+use crate::metrics::LbMetrics;
+use crate::ofp::{DatapathHandle, Event};
+
+/// How often the app's timer runs: breaker cool-downs, ARP for unlocated backends, flow stats.
+pub const TICK: Duration = Duration::from_millis(500);
+/// Flow stats are polled every this many ticks.
+const STATS_EVERY_TICKS: u64 = 4;
+
+/// One pool and the app's bookkeeping around it.
+struct PoolEntry {
+    pool: Pool,
+    packet_ins: u64,
+    extra: HashMap<BackendId, BackendExtra>,
+    /// The running probe of each backend: its id and stop token.
+    probes: HashMap<BackendId, (u64, CancellationToken)>,
+    /// Per switch, what the switch-side modes installed there.
+    installed: HashMap<u64, proactive::Installed>,
+    /// Bytes already exported to `rudder_lb_bytes_total`, per backend.
+    bytes_exported: HashMap<BackendId, u64>,
+}
+
+impl PoolEntry {
+    fn stats(&self) -> PoolStats {
+        pool_stats(&self.pool, self.packet_ins, |b| self.extra.get(&b.id))
+    }
+}
+
+/// A connected switch.
+struct SwitchEntry {
+    dp: DatapathHandle,
+    ports: Vec<Port>,
+    /// A flow-stats request is outstanding.
+    polling: bool,
+}
+
+/// The load-balancer app.
+pub struct LbApp {
+    pools: BTreeMap<PoolId, PoolEntry>,
+    switches: BTreeMap<u64, SwitchEntry>,
+    locations: Locations,
+    topology: Option<TopologyView>,
+    inputs: mpsc::Receiver<LbInput>,
+    input_tx: mpsc::Sender<LbInput>,
+    pending: Option<LbInput>,
+    inputs_closed: bool,
+    timing: ProbeTiming,
+    metrics: LbMetrics,
+    http: reqwest::Client,
+    stop: CancellationToken,
+    next_probe: u64,
+    ticks: u64,
+    /// Bytes and packets of live LB rules per switch, by (pool, backend), from the last flow stats.
+    live: HashMap<u64, HashMap<(PoolId, BackendId), (u64, u64)>>,
+}
+
+impl Drop for LbApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// The label of a backend in metrics.
+fn label(ip: Ipv4Addr) -> String {
+    ip.to_string()
+}
+
+impl LbApp {
+    /// The app for a validated `[lb]` section, and the handle REST uses to reach it. Probes start at
+    /// once (call from within the runtime); they stop when `stop` fires or the app is dropped.
+    pub fn new(
+        config: &LbConfig,
+        topology: Option<TopologyView>,
+        metrics: LbMetrics,
+        stop: CancellationToken,
+    ) -> Result<(LbApp, LbHandle), LbConfigError> {
+        config.validate()?;
+        let (input_tx, inputs) = mpsc::channel(INPUT_QUEUE);
+        let timing = ProbeTiming {
+            interval: Duration::from_millis(config.probe_interval_ms),
+            timeout: Duration::from_millis(config.probe_timeout_ms),
+        };
+        // Probes go to one address each, so a small idle pool per host is all they need.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .connect_timeout(timing.timeout)
+            .build()
+            .unwrap_or_default();
+        let mut app = LbApp {
+            pools: BTreeMap::new(),
+            switches: BTreeMap::new(),
+            locations: Locations::default(),
+            topology,
+            inputs,
+            input_tx: input_tx.clone(),
+            pending: None,
+            inputs_closed: false,
+            timing,
+            metrics,
+            http,
+            stop,
+            next_probe: 0,
+            ticks: 0,
+            live: HashMap::new(),
+        };
+        for (i, pool_config) in config.pools.iter().enumerate() {
+            let pool = Pool::new(PoolId(i as u16), pool_config.clone())?;
+            app.insert_pool(pool);
+        }
+        Ok((app, LbHandle::new(input_tx)))
+    }
+
+    /// Registers a pool: bookkeeping, metrics, probes. Rules follow from [`Self::install_pool`].
+    fn insert_pool(&mut self, pool: Pool) {
+        let id = pool.id;
+        let entry = PoolEntry {
+            pool,
+            packet_ins: 0,
+            extra: HashMap::new(),
+            probes: HashMap::new(),
+            installed: HashMap::new(),
+            bytes_exported: HashMap::new(),
+        };
+        self.pools.insert(id, entry);
+        let backends: Vec<BackendId> =
+            self.pools.get(&id).map(|e| e.pool.backends().iter().map(|b| b.id).collect()).unwrap_or_default();
+        for b in backends {
+            self.start_probe(id, b);
+        }
+    }
+
+    fn start_probe(&mut self, pool: PoolId, backend: BackendId) {
+        let Some(entry) = self.pools.get_mut(&pool) else { return };
+        let Ok(b) = entry.pool.backend(backend) else { return };
+        let name = entry.pool.name().to_string();
+        self.metrics.backend_healthy.with_label_values(&[&name, &label(b.spec.ip)]).set(1);
+        self.metrics.active_flows.with_label_values(&[&name, &label(b.spec.ip)]).set(0);
+        self.metrics.flows_total.with_label_values(&[&name, &label(b.spec.ip)]).inc_by(0);
+        self.next_probe += 1;
+        let token = self.stop.child_token();
+        let id = ProbeId { pool, backend, probe: self.next_probe };
+        spawn_probe(
+            id,
+            b.spec.probe_url(),
+            self.timing,
+            self.http.clone(),
+            self.input_tx.clone(),
+            token.clone(),
+        );
+        if let Some((_, old)) = entry.probes.insert(backend, (self.next_probe, token)) {
+            old.cancel();
+        }
+    }
+
+    /// Sends `msgs` to switch `dpid` without waiting (packet path).
+    fn send_now(&self, dpid: u64, msgs: &[Message]) {
+        let Some(sw) = self.switches.get(&dpid) else { return };
+        if let Err(e) = sw.dp.try_send_all(msgs) {
+            warn!(dpid = %format_args!("{dpid:016x}"), cause = %e, "lb: could not queue rules");
+        }
+    }
+
+    /// Sends `msgs` to switch `dpid`, waiting for queue room (configuration changes).
+    async fn send(&self, dpid: u64, msgs: &[Message]) {
+        let Some(sw) = self.switches.get(&dpid) else { return };
+        if msgs.is_empty() {
+            return;
+        }
+        if let Err(e) = sw.dp.send_all(msgs).await {
+            debug!(dpid = %format_args!("{dpid:016x}"), cause = %e, "lb: switch gone while sending");
+        }
+    }
+
+    /// Sends `msgs` to every connected switch.
+    async fn broadcast(&self, msgs: &[Message]) {
+        for &dpid in self.switches.keys() {
+            self.send(dpid, msgs).await;
+        }
+    }
+
+    fn is_vip(&self, ip: Ipv4Addr) -> bool {
+        self.pools.values().any(|e| e.pool.vip() == ip)
+    }
+
+    fn is_backend(&self, ip: Ipv4Addr) -> bool {
+        self.pools.values().any(|e| e.pool.backend_by_ip(ip).is_some())
+    }
+
+    /// Installs pool `id`'s trap rules on `dpid` and asks for its backends' MACs there.
+    async fn install_pool(&mut self, id: PoolId, dpid: u64) {
+        let Some(entry) = self.pools.get(&id) else { return };
+        let mut msgs: Vec<Message> = trap_rules(id, entry.pool.vip(), &entry.pool.config().ports)
+            .into_iter()
+            .map(Message::FlowMod)
+            .collect();
+        msgs.extend(self.arp_requests(id, dpid, false));
+        self.send(dpid, &msgs).await;
+        self.sync_proactive(id).await;
+    }
+
+    /// ARP requests from pool `id`'s VIP for its backends (all, or only those not located yet), out
+    /// the edge ports of `dpid`.
+    fn arp_requests(&self, id: PoolId, dpid: u64, only_unlocated: bool) -> Vec<Message> {
+        let Some(entry) = self.pools.get(&id) else { return Vec::new() };
+        let out = self.edge_outputs(dpid);
+        entry
+            .pool
+            .backends()
+            .iter()
+            .filter(|b| !only_unlocated || b.mac().is_none() || self.locations.get(b.spec.ip).is_none())
+            .map(|b| {
+                let frame = arp_request_from_vip(entry.pool.vip(), entry.pool.vip_mac(), b.spec.ip);
+                Message::PacketOut(PacketOut::new(PortNo::CONTROLLER, out.clone(), frame.into()))
+            })
+            .collect()
+    }
+
+    /// Output actions to every host-facing port of `dpid`: all ports but the topology's
+    /// switch-to-switch links, or FLOOD when there is no topology app (one switch, or an L2 fabric).
+    fn edge_outputs(&self, dpid: u64) -> Vec<Action> {
+        let (Some(topology), Some(sw)) = (&self.topology, self.switches.get(&dpid)) else {
+            return vec![Action::output(PortNo::FLOOD)];
+        };
+        let links: Vec<PortNo> =
+            topology.snapshot().links.iter().filter(|l| l.src.dpid == dpid).map(|l| l.src.port_no).collect();
+        sw.ports
+            .iter()
+            .map(|p| p.port_no)
+            .filter(|p| *p < PortNo::MAX && !links.contains(p))
+            .map(Action::output)
+            .collect()
+    }
+
+    async fn on_switch_up(&mut self, dp: &DatapathHandle, ports: Vec<Port>) {
+        let dpid = dp.dpid();
+        self.switches.insert(dpid, SwitchEntry { dp: dp.clone(), ports, polling: false });
+        for entry in self.pools.values_mut() {
+            entry.installed.remove(&dpid);
+        }
+        let ids: Vec<PoolId> = self.pools.keys().copied().collect();
+        for id in ids {
+            self.install_pool(id, dpid).await;
+        }
+    }
+
+    fn on_switch_down(&mut self, dp: &DatapathHandle) {
+        let dpid = dp.dpid();
+        if self.switches.get(&dpid).is_some_and(|s| s.dp == *dp) {
+            self.switches.remove(&dpid);
+            self.locations.forget_switch(dpid);
+            self.live.remove(&dpid);
+            for entry in self.pools.values_mut() {
+                entry.installed.remove(&dpid);
+            }
+        }
+    }
+
+    async fn on_packet_in(&mut self, dp: &DatapathHandle, packet_in: &PacketIn) {
+        let Some(in_port) = packet_in.in_port() else { return };
+        if let Some(arp) = parse_arp(&packet_in.data) {
+            self.on_arp(dp.dpid(), in_port, &arp, &packet_in.data).await;
+        } else if let Some(tcp) = parse_tcp(&packet_in.data) {
+            self.on_tcp(dp.dpid(), in_port, packet_in, &tcp);
+        }
+    }
+
+    async fn on_arp(&mut self, dpid: u64, in_port: PortNo, arp: &Arp, frame: &[u8]) {
+        if !self.is_vip(arp.sender_ip) {
+            let moved = self.locations.learn(arp.sender_ip, arp.sender_mac, dpid, in_port);
+            let mut changed: Vec<PoolId> = Vec::new();
+            for entry in self.pools.values_mut() {
+                let Some(id) = entry.pool.backend_by_ip(arp.sender_ip) else { continue };
+                let pool_id = entry.pool.id;
+                let name = entry.pool.name().to_string();
+                let Ok(b) = entry.pool.backend_mut(id) else { continue };
+                if b.spec.mac.is_none() && b.state.learned_mac != Some(arp.sender_mac) {
+                    info!(pool = %name, backend = %arp.sender_ip, mac = %arp.sender_mac, "lb: learned backend MAC");
+                    b.state.learned_mac = Some(arp.sender_mac);
+                    changed.push(pool_id);
+                } else if moved {
+                    changed.push(pool_id);
+                }
+            }
+            for id in changed {
+                self.sync_proactive(id).await;
+            }
+        }
+        if arp.op == ARP_OP_REPLY {
+            return;
+        }
+        if arp.op != ARP_OP_REQUEST {
+            return;
+        }
+        let Some(entry) = self.pools.values().find(|e| e.pool.vip() == arp.target_ip) else { return };
+        let Some(reply) = arp_reply_for_vip(frame, entry.pool.vip(), entry.pool.vip_mac()) else { return };
+        let id = entry.pool.id;
+        self.metrics.arp_replies.with_label_values(&[entry.pool.name()]).inc();
+        let out = PacketOut::new(PortNo::CONTROLLER, vec![Action::output(in_port)], reply.into());
+        self.send_now(dpid, &[Message::PacketOut(out)]);
+        if !self.is_backend(arp.sender_ip) {
+            self.install_client_reverse(id, arp.sender_ip).await;
+        }
+    }
+
+    /// The first packet of a client flow to a VIP (or a retransmission that raced the rules).
+    fn on_tcp(&mut self, dpid: u64, in_port: PortNo, packet_in: &PacketIn, tcp: &TcpFrame) {
+        let Some(pool_id) =
+            self.pools.values().find(|e| e.pool.serves(tcp.ip_dst, tcp.tcp_dst)).map(|e| e.pool.id)
+        else {
+            return;
+        };
+        self.locations.learn(tcp.ip_src, tcp.eth_src, dpid, in_port);
+        let client = Seen { mac: tcp.eth_src, dpid, port: in_port, at: Instant::now() };
+        let key = FlowKey { client_ip: tcp.ip_src, client_port: tcp.tcp_src, vip_port: tcp.tcp_dst };
+        let topology = self.topology.clone();
+        let Some(entry) = self.pools.get_mut(&pool_id) else { return };
+        entry.packet_ins += 1;
+        let pool_name = entry.pool.name().to_string();
+        self.metrics.packet_ins.with_label_values(&[&pool_name]).inc();
+        let known = entry.pool.flow(key).is_some();
+        let id = match entry.pool.assign(key) {
+            Ok(id) => id,
+            Err(e) => {
+                warn!(cause = %e, client = %key.client_ip, "lb: cannot steer a new flow");
+                return;
+            }
+        };
+        let target = match entry.pool.target(id) {
+            Ok(t) => t,
+            Err(e) => {
+                entry.pool.unassign(key);
+                debug!(cause = %e, "lb: backend MAC unknown; asking by ARP");
+                let msgs = self.arp_requests(pool_id, dpid, true);
+                self.send_now(dpid, &msgs);
+                return;
+            }
+        };
+        let backend_seen = self.locations.get(target.ip).or_else(|| {
+            let loc = topology.as_ref()?.host_location(&target.mac)?;
+            Some(Seen { mac: target.mac, dpid: loc.dpid, port: loc.port, at: Instant::now() })
+        });
+        let paths = backend_seen.ok_or(super::locate::LocateError::Unknown(target.ip)).and_then(|b| {
+            let fwd = path_to(dpid, target.ip, b, topology.as_ref())?;
+            let rev = path_to(b.dpid, key.client_ip, client, topology.as_ref())?;
+            Ok((fwd, rev))
+        });
+        let (fwd, rev) = match paths {
+            Ok(p) => p,
+            Err(e) => {
+                entry.pool.unassign(key);
+                warn!(cause = %e, "lb: no path to the chosen backend");
+                let msgs = self.arp_requests(pool_id, dpid, true);
+                self.send_now(dpid, &msgs);
+                return;
+            }
+        };
+        let steering = Steering {
+            pool: pool_id,
+            vip: entry.pool.vip(),
+            vip_mac: entry.pool.vip_mac(),
+            key,
+            backend: target,
+            idle_timeout: entry.pool.config().idle_timeout,
+        };
+        let active = entry.pool.backend(id).map(|b| b.state.active_flows).unwrap_or(0);
+        let backend_label = label(target.ip);
+        if !known {
+            self.metrics.flows_total.with_label_values(&[&pool_name, &backend_label]).inc();
+        }
+        self.metrics.active_flows.with_label_values(&[&pool_name, &backend_label]).set(active as i64);
+        let first_out = fwd[0].out_port;
+        let packet_out = Message::PacketOut(steering.first_packet_out(packet_in, in_port, first_out));
+        if fwd.len() == 1 && rev.len() == 1 {
+            let [forward, reverse] = steering.single_switch(first_out, rev[0].out_port);
+            self.send_now(dpid, &[Message::FlowMod(reverse), Message::FlowMod(forward), packet_out]);
+            return;
+        }
+        match steering.along_paths(&fwd, &rev) {
+            Ok(rules) => {
+                // Downstream switches first; the ingress switch's rules go with the packet.
+                let mut ingress = Vec::new();
+                for (rule_dpid, rule) in rules {
+                    if rule_dpid == dpid {
+                        ingress.push(Message::FlowMod(rule));
+                    } else {
+                        self.send_now(rule_dpid, &[Message::FlowMod(rule)]);
+                    }
+                }
+                ingress.push(packet_out);
+                self.send_now(dpid, &ingress);
+            }
+            Err(e) => warn!(cause = %e, "lb: could not build path rules"),
+        }
+    }
+
+    fn on_flow_removed(&mut self, removed: &FlowRemoved) {
+        let Some(cookie) = LbCookie::decode(removed.cookie) else { return };
+        if cookie.kind != RuleKind::Forward {
+            return;
+        }
+        let m = &removed.r#match;
+        let (Some(client_ip), Some(client_port), Some(vip_port), Some(backend)) =
+            (m.get_ipv4_src(), m.get_tcp_src(), m.get_tcp_dst(), cookie.backend)
+        else {
+            return;
+        };
+        let Some(entry) = self.pools.get_mut(&cookie.pool) else { return };
+        let key = FlowKey { client_ip, client_port, vip_port };
+        if entry.pool.flow(key) == Some(backend) {
+            entry.pool.flow_removed(key, removed.byte_count, removed.packet_count);
+        } else if let Ok(b) = entry.pool.backend_mut(backend) {
+            // Deleted after an ejection (already forgotten): keep its traffic in the totals.
+            b.state.bytes = b.state.bytes.saturating_add(removed.byte_count);
+            b.state.packets = b.state.packets.saturating_add(removed.packet_count);
+        }
+        if let Ok(b) = entry.pool.backend(backend) {
+            let name = entry.pool.name().to_string();
+            self.metrics
+                .active_flows
+                .with_label_values(&[&name, &label(b.spec.ip)])
+                .set(b.state.active_flows as i64);
+        }
+        self.export_bytes(cookie.pool);
+    }
+
+    /// Raises `rudder_lb_bytes_total` to each backend's current total.
+    fn export_bytes(&mut self, pool: PoolId) {
+        let Some(entry) = self.pools.get_mut(&pool) else { return };
+        let name = entry.pool.name().to_string();
+        for b in entry.pool.backends() {
+            let live = entry.extra.get(&b.id).map_or(0, |x| x.live_bytes);
+            let total = b.state.bytes.saturating_add(live);
+            let exported = entry.bytes_exported.entry(b.id).or_default();
+            if total > *exported {
+                self.metrics.bytes.with_label_values(&[&name, &label(b.spec.ip)]).inc_by(total - *exported);
+                *exported = total;
+            }
+        }
+    }
+
+    async fn on_probe(&mut self, report: ProbeReport) {
+        let ProbeId { pool: pool_id, backend, probe } = report.id;
+        let Some(entry) = self.pools.get_mut(&pool_id) else { return };
+        if entry.probes.get(&backend).map(|(p, _)| *p) != Some(probe) {
+            return;
+        }
+        let Ok(b) = entry.pool.backend(backend) else { return };
+        let ip = b.spec.ip;
+        let draining = b.state.draining;
+        let name = entry.pool.name().to_string();
+        let extra = entry.extra.entry(backend).or_default();
+        let (result, rtt) = match &report.outcome {
+            ProbeOutcome::Healthy { rtt, report: node } => {
+                extra.last_probe = Some("ok".into());
+                extra.node_id = node.node_id.clone().or(extra.node_id.take());
+                extra.requests_served = node.requests_served.or(extra.requests_served);
+                let _ = entry.pool.set_reported(backend, node.p50_ms, node.queue_depth);
+                self.metrics.probe_latency.with_label_values(&[&name, &label(ip)]).observe(rtt.as_secs_f64());
+                (ProbeResult::Success, Some(*rtt))
+            }
+            ProbeOutcome::Failed { reason } => {
+                extra.last_probe = Some(format!("failed: {reason}"));
+                (ProbeResult::Failure, None)
+            }
+        };
+        let transitions = entry.pool.on_probe(backend, result, rtt, report.at).unwrap_or_default();
+        if transitions.is_empty() {
+            return;
+        }
+        self.on_transitions(pool_id, backend, &transitions, draining, &report.outcome).await;
+    }
+
+    /// Logs and counts breaker transitions; ejects on Open, replans on any change.
+    async fn on_transitions(
+        &mut self,
+        pool_id: PoolId,
+        backend: BackendId,
+        transitions: &[Transition],
+        draining: bool,
+        outcome: &ProbeOutcome,
+    ) {
+        let Some(entry) = self.pools.get_mut(&pool_id) else { return };
+        let Ok(ip) = entry.pool.backend(backend).map(|b| b.spec.ip) else { return };
+        let name = entry.pool.name().to_string();
+        for t in transitions {
+            let to = match t.to {
+                BreakerState::Closed => "closed",
+                BreakerState::Open => "open",
+                BreakerState::HalfOpen => "half_open",
+            };
+            self.metrics.breaker_transitions.with_label_values(&[&name, &label(ip), to]).inc();
+            self.metrics
+                .backend_healthy
+                .with_label_values(&[&name, &label(ip)])
+                .set(i64::from(t.to == BreakerState::Closed));
+            match (t.to, outcome) {
+                (BreakerState::Open, ProbeOutcome::Failed { reason }) => {
+                    warn!(pool = %name, backend = %ip, %reason, "lb: backend ejected (breaker open)")
+                }
+                (BreakerState::Open, _) => {
+                    warn!(pool = %name, backend = %ip, "lb: backend ejected (breaker open)")
+                }
+                (BreakerState::HalfOpen, _) => {
+                    info!(pool = %name, backend = %ip, "lb: breaker half-open; probing")
+                }
+                (BreakerState::Closed, _) => {
+                    info!(pool = %name, backend = %ip, "lb: backend healthy again (breaker closed)")
+                }
+            }
+        }
+        if transitions.iter().any(|t| t.to == BreakerState::Open) && !draining {
+            let gone = entry.pool.forget_flows_of(backend);
+            self.metrics.active_flows.with_label_values(&[&name, &label(ip)]).set(0);
+            info!(pool = %name, backend = %ip, flows = gone.len(), "lb: deleting the ejected backend's connections");
+            let msgs: Vec<Message> =
+                delete_backend_connections(pool_id, backend).into_iter().map(Message::FlowMod).collect();
+            self.broadcast(&msgs).await;
+        }
+        self.sync_proactive(pool_id).await;
+    }
+
+    fn on_tick(&mut self) {
+        self.ticks += 1;
+        let now = Instant::now();
+        let mut transitions: Vec<(PoolId, BackendId, Transition)> = Vec::new();
+        for entry in self.pools.values_mut() {
+            let ids: Vec<BackendId> = entry.pool.backends().iter().map(|b| b.id).collect();
+            for id in ids {
+                if let Ok(b) = entry.pool.backend_mut(id)
+                    && let Some(t) = b.state.breaker.poll(now)
+                {
+                    transitions.push((entry.pool.id, id, t));
+                }
+            }
+        }
+        for (pool, backend, t) in transitions {
+            if let Some(entry) = self.pools.get(&pool)
+                && let Ok(b) = entry.pool.backend(backend)
+            {
+                let name = entry.pool.name();
+                self.metrics
+                    .breaker_transitions
+                    .with_label_values(&[name, &label(b.spec.ip), "half_open"])
+                    .inc();
+                info!(pool = name, backend = %b.spec.ip, from = ?t.from, "lb: breaker half-open after its cool-down; probing");
+            }
+        }
+        // Backends not located yet: ask again.
+        let ids: Vec<PoolId> = self.pools.keys().copied().collect();
+        let dpids: Vec<u64> = self.switches.keys().copied().collect();
+        for &id in &ids {
+            for &dpid in &dpids {
+                let msgs = self.arp_requests(id, dpid, true);
+                if !msgs.is_empty() {
+                    self.send_now(dpid, &msgs);
+                }
+            }
+        }
+        if self.ticks % STATS_EVERY_TICKS == 0 {
+            self.poll_flow_stats();
+        }
+    }
+
+    /// Asks every switch for the LB's rules (cookie-filtered, OF1.3.5 §7.3.5.2); answers come back as
+    /// [`LbInput::FlowStats`].
+    fn poll_flow_stats(&mut self) {
+        for (&dpid, sw) in self.switches.iter_mut() {
+            if sw.polling {
+                continue;
+            }
+            sw.polling = true;
+            let dp = sw.dp.clone();
+            let tx = self.input_tx.clone();
+            tokio::spawn(async move {
+                let request = FlowStatsRequest {
+                    cookie: make_cookie(COOKIE_TAG, 0),
+                    cookie_mask: 0xffff_0000_0000_0000,
+                    ..FlowStatsRequest::all()
+                };
+                let msg =
+                    Message::MultipartRequest(MultipartRequest::new(MultipartRequestBody::Flow(request)));
+                let flows = match dp.request(&msg).await {
+                    Ok(Message::MultipartReply(reply)) => match reply.body {
+                        MultipartReplyBody::Flow(flows) => Some(flows),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let _ = tx.send(LbInput::FlowStats { dpid, flows }).await;
+            });
+        }
+    }
+
+    fn on_flow_stats(&mut self, dpid: u64, flows: Option<Vec<ofproto::multipart::FlowStats>>) {
+        if let Some(sw) = self.switches.get_mut(&dpid) {
+            sw.polling = false;
+        }
+        let Some(flows) = flows else { return };
+        let mut per_backend: HashMap<(PoolId, BackendId), (u64, u64)> = HashMap::new();
+        for f in &flows {
+            let Some(c) = LbCookie::decode(f.cookie) else { continue };
+            // Traffic towards a backend: per-flow forward rules, pins and wildcard prefixes.
+            if !matches!(c.kind, RuleKind::Forward | RuleKind::Pin | RuleKind::Wildcard) {
+                continue;
+            }
+            let Some(b) = c.backend else { continue };
+            let e = per_backend.entry((c.pool, b)).or_default();
+            e.0 = e.0.saturating_add(f.byte_count);
+            e.1 = e.1.saturating_add(f.packet_count);
+        }
+        self.live.insert(dpid, per_backend);
+        for entry in self.pools.values_mut() {
+            for x in entry.extra.values_mut() {
+                x.live_bytes = 0;
+                x.live_packets = 0;
+            }
+        }
+        for map in self.live.values() {
+            for (&(pool, backend), &(bytes, packets)) in map {
+                if let Some(entry) = self.pools.get_mut(&pool) {
+                    let x = entry.extra.entry(backend).or_default();
+                    x.live_bytes = x.live_bytes.saturating_add(bytes);
+                    x.live_packets = x.live_packets.saturating_add(packets);
+                }
+            }
+        }
+        let ids: Vec<PoolId> = self.pools.keys().copied().collect();
+        for id in ids {
+            self.export_bytes(id);
+        }
+    }
+}
+
+impl App for LbApp {
+    fn name(&self) -> &'static str {
+        "lb"
+    }
+
+    fn cookie_tag(&self) -> Option<u16> {
+        Some(COOKIE_TAG)
+    }
+
+    fn tick_interval(&self) -> Option<Duration> {
+        Some(TICK)
+    }
+
+    async fn handle(&mut self, event: &Event) {
+        match event {
+            Event::SwitchUp { dp, info } => self.on_switch_up(dp, info.ports.clone()).await,
+            Event::SwitchDown { dp } => self.on_switch_down(dp),
+            Event::PacketIn { dp, packet_in } => self.on_packet_in(dp, packet_in).await,
+            Event::FlowRemoved { flow_removed, .. } => self.on_flow_removed(flow_removed),
+            Event::PortStatus { .. } => {}
+            Event::Error { dp, error, .. } => {
+                debug!(dpid = %format_args!("{:016x}", dp.dpid()), ?error, "lb: switch error");
+            }
+        }
+    }
+
+    async fn tick(&mut self) {
+        self.on_tick();
+    }
+
+    async fn next_input(&mut self) {
+        if self.pending.is_some() {
+            return;
+        }
+        if self.inputs_closed {
+            return std::future::pending().await;
+        }
+        match self.inputs.recv().await {
+            Some(input) => self.pending = Some(input),
+            // Cannot happen while the app holds its own sender; never spin if it does.
+            None => self.inputs_closed = true,
+        }
+    }
+
+    async fn handle_input(&mut self) {
+        match self.pending.take() {
+            Some(LbInput::Command(cmd)) => self.on_command(cmd).await,
+            Some(LbInput::Probe(report)) => self.on_probe(report).await,
+            Some(LbInput::FlowStats { dpid, flows }) => self.on_flow_stats(dpid, flows),
+            None => {}
+        }
+    }
+}

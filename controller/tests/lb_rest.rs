@@ -1,0 +1,189 @@
+//! The `/lb/*` REST API on a running controller (no switch needed): pools and backends created,
+//! changed and deleted, the error contract (`{"error", "field"}` with 400/401/404/409), and the
+//! `rudder_lb_*` metrics appearing for a new pool.
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use rudder_controller::Config;
+use rudder_controller::apps::lb::config::LbConfig;
+use serde_json::{Value, json};
+use support::controller::TestController;
+
+const TOKEN: &str = "lb-token";
+
+async fn controller() -> TestController {
+    let lb: LbConfig = toml::from_str(
+        r#"
+        probe_interval_ms = 60000
+        [[pools]]
+        name = "v1"
+        vip = "10.9.0.100"
+        [[pools.backends]]
+        ip = "10.9.0.11"
+        [[pools.backends]]
+        ip = "10.9.0.12"
+        weight = 2
+        "#,
+    )
+    .expect("valid [lb]");
+    let config = Config { apps: vec!["l2switch".into(), "lb".into()], lb, ..Config::default() };
+    TestController::start_with(config, Some(TOKEN)).await
+}
+
+async fn call(
+    ctl: &TestController,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    token: bool,
+) -> (StatusCode, Value) {
+    let client = reqwest::Client::new();
+    let mut req = client.request(method, ctl.url(path));
+    if token {
+        req = req.bearer_auth(TOKEN);
+    }
+    if let Some(b) = body {
+        req = req.body(b.to_string());
+    }
+    let r = req.send().await.expect("request");
+    let status = r.status();
+    let text = r.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+#[tokio::test]
+async fn pools_and_backends_over_rest_with_the_error_contract() {
+    let ctl = controller().await;
+
+    let (s, pools) = call(&ctl, Method::GET, "/lb/pools", None, false).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(pools[0]["name"], "v1");
+    assert_eq!(pools[0]["backends"][1]["weight"], 2);
+    assert_eq!(pools[0]["backends"][0]["health"], "unknown", "not probed yet");
+    assert_eq!(pools[0]["backends"][0]["health_url"], "http://10.9.0.11:8000/health");
+
+    // Mutating routes need the token.
+    let pool = json!({"name": "v2", "vip": "10.9.0.101", "algorithm": "least_connections",
+                      "backends": [{"ip": "10.9.0.21", "model_version": "v2"}]});
+    let (s, body) = call(&ctl, Method::POST, "/lb/pools", Some(pool.clone()), false).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    let (s, body) = call(&ctl, Method::POST, "/lb/pools", Some(pool.clone()), true).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(body["algorithm"], "least_connections");
+    assert_eq!(body["backends"][0]["model_version"], "v2");
+    let (s, body) = call(&ctl, Method::POST, "/lb/pools", Some(pool), true).await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::CONFLICT, Some("name")), "{body}");
+    let clash = json!({"name": "v3", "vip": "10.9.0.101", "backends": [{"ip": "10.9.0.31"}]});
+    let (s, body) = call(&ctl, Method::POST, "/lb/pools", Some(clash), true).await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::CONFLICT, Some("vip")), "{body}");
+    let typo =
+        json!({"name": "v3", "vip": "10.9.0.102", "algoritm": "random", "backends": [{"ip": "10.9.0.31"}]});
+    let (s, body) = call(&ctl, Method::POST, "/lb/pools", Some(typo), true).await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("algoritm")), "{body}");
+    let empty = json!({"name": "v3", "vip": "10.9.0.102"});
+    let (s, body) = call(&ctl, Method::POST, "/lb/pools", Some(empty), true).await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("backends")), "{body}");
+
+    // The algorithm.
+    let (s, body) = call(&ctl, Method::GET, "/lb/pools/v1/algorithm", None, false).await;
+    assert_eq!((s, body.clone()), (StatusCode::OK, json!({"algorithm": "round_robin"})));
+    let (s, body) =
+        call(&ctl, Method::PUT, "/lb/pools/v1/algorithm", Some(json!({"algorithm": "foo"})), true).await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("algorithm")));
+    assert!(
+        body["error"].as_str().unwrap_or("").starts_with("unknown algorithm \"foo\" (known: round_robin"),
+        "{body}"
+    );
+    let (s, _) = call(
+        &ctl,
+        Method::PUT,
+        "/lb/pools/v1/algorithm",
+        Some(json!({"algorithm": "consistent_hash"})),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, body) = call(&ctl, Method::GET, "/lb/pools/v1/algorithm", None, false).await;
+    assert_eq!(body["algorithm"], "consistent_hash");
+    let (s, _) = call(&ctl, Method::GET, "/lb/pools/nope/algorithm", None, false).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Backends: add, duplicate, patch, remove.
+    let (s, body) = call(
+        &ctl,
+        Method::POST,
+        "/lb/pools/v1/backends",
+        Some(json!({"ip": "10.9.0.13", "weight": 3})),
+        true,
+    )
+    .await;
+    assert_eq!((s, body["weight"].as_u64()), (StatusCode::CREATED, Some(3)), "{body}");
+    let (s, _) =
+        call(&ctl, Method::POST, "/lb/pools/v1/backends", Some(json!({"ip": "10.9.0.13"})), true).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, body) = call(
+        &ctl,
+        Method::POST,
+        "/lb/pools/v1/backends",
+        Some(json!({"ip": "10.9.0.14", "weight": 0})),
+        true,
+    )
+    .await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("weight")), "{body}");
+    let (s, body) = call(
+        &ctl,
+        Method::PATCH,
+        "/lb/pools/v1/backends/10.9.0.13",
+        Some(json!({"weight": 5, "draining": true})),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["weight"].as_u64(), body["health"].as_str(), body["eligible"].as_bool()),
+        (Some(5), Some("draining"), Some(false))
+    );
+    let (s, body) =
+        call(&ctl, Method::PATCH, "/lb/pools/v1/backends/10.9.0.13", Some(json!({"weight": "x"})), true)
+            .await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("weight")), "{body}");
+    let (s, _) =
+        call(&ctl, Method::PATCH, "/lb/pools/v1/backends/10.9.0.99", Some(json!({"weight": 2})), true).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, body) = call(&ctl, Method::DELETE, "/lb/pools/v1/backends/not-an-ip", None, true).await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("ip")));
+    let (s, _) = call(&ctl, Method::DELETE, "/lb/pools/v1/backends/10.9.0.13", None, true).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, backends) = call(&ctl, Method::GET, "/lb/pools/v1/backends", None, false).await;
+    assert_eq!(backends.as_array().map(Vec::len), Some(2));
+
+    // Metrics follow the pools.
+    let metrics = reqwest::get(ctl.url("/metrics")).await.expect("GET /metrics").text().await.expect("text");
+    assert!(metrics.contains(r#"rudder_lb_backend_healthy{backend="10.9.0.21",pool="v2"} 1"#), "{metrics}");
+
+    // Deleting a pool.
+    let (s, _) = call(&ctl, Method::DELETE, "/lb/pools/v2", None, true).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, body) = call(&ctl, Method::GET, "/lb/pools/v2", None, false).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+    let (_, stats) = call(&ctl, Method::GET, "/lb/stats", None, false).await;
+    assert_eq!(stats["pools"].as_array().map(Vec::len), Some(1));
+    let metrics = reqwest::get(ctl.url("/metrics")).await.expect("GET /metrics").text().await.expect("text");
+    assert!(!metrics.contains(r#"pool="v2""#), "series of a deleted pool are dropped");
+}
+
+#[tokio::test]
+async fn lb_alone_or_with_a_bad_section_refuses_to_start() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let config = Config { apps: vec!["lb".into()], ..Config::default() };
+    let err = rudder_controller::run(config, vec![listener], async {}, |_| {}).await.expect_err("lb alone");
+    assert!(err.to_string().contains("run it with l2switch or topology"), "{err}");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let mut config = Config { apps: vec!["l2switch".into(), "lb".into()], ..Config::default() };
+    config.lb.probe_interval_ms = 10;
+    let err =
+        rudder_controller::run(config, vec![listener], async {}, |_| {}).await.expect_err("bad interval");
+    assert!(err.to_string().contains("lb.probe_interval_ms must be at least 100"), "{err}");
+}

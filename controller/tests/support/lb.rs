@@ -1,0 +1,447 @@
+//! The load balancer's lab: one userspace OVS bridge, the controller in-process (`l2switch` + `lb`),
+//! real `rudder-node` processes serving the real model and clients, each in a network namespace of
+//! its own, and a host-access port in the test's namespace (the controller's health probes reach the
+//! nodes through it, as `rudder up`'s host-access port does).
+//!
+//! Every lab gets its own /24 (`10.<200 + pid % 50>.<counter>.0`), namespaces and port names from
+//! [`unique_name`], so labs may run in parallel. Dropping the lab kills its nodes (by PID) and
+//! deletes its namespaces; the OVS instance deletes its bridge and veths.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rudder_controller::Config;
+use rudder_controller::apps::lb::config::LbConfig;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::controller::TestController;
+use super::ovs::{OvsInstance, unique_dpid, unique_name};
+
+/// OpenFlow port of the host-access veth; hosts use 1, 2, ...
+const HOST_ACCESS_PORT: u16 = 100;
+
+/// One client request as the load script saw it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Sample {
+    /// Wall-clock start, seconds since the Unix epoch.
+    pub t: f64,
+    pub ok: bool,
+    /// The node that answered (`node_id` of the JSON reply).
+    pub node: Option<String>,
+    /// The top class label of a `/predict` reply.
+    pub label: Option<String>,
+    pub err: Option<String>,
+}
+
+/// How a client drives load.
+#[derive(Debug, Clone)]
+pub struct Load {
+    pub path: &'static str,
+    /// Requests in all (ignored when `duration` is set).
+    pub requests: usize,
+    pub concurrency: usize,
+    pub duration: Option<Duration>,
+    /// POST this file as `image/png` instead of a GET.
+    pub body: Option<PathBuf>,
+    /// Source addresses to use in turn (the client's own when empty).
+    pub sources: Vec<Ipv4Addr>,
+}
+
+impl Load {
+    pub fn get(path: &'static str, requests: usize, concurrency: usize) -> Load {
+        Load { path, requests, concurrency, duration: None, body: None, sources: Vec::new() }
+    }
+}
+
+/// Sends requests from a client namespace, each over a new TCP connection (so each is a new flow),
+/// and prints one JSON line per request.
+const LOAD_SCRIPT: &str = r#"
+import http.client, json, sys, threading, time
+host, port, path, n, conc, duration, body_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), sys.argv[7]
+sources = [s for s in sys.argv[8].split(",") if s]
+count = [0]
+body = open(body_path, "rb").read() if body_path else None
+lock = threading.Lock()
+left = [n]
+deadline = time.time() + duration if duration > 0 else None
+def one(i):
+    t = time.time()
+    rec = {"t": t, "ok": False, "node": None, "label": None, "err": None}
+    src = (sources[i % len(sources)], 0) if sources else None
+    c = http.client.HTTPConnection(host, port, timeout=10, source_address=src)
+    try:
+        if body is None:
+            c.request("GET", path, headers={"Connection": "close"})
+        else:
+            c.request("POST", path, body=body, headers={"Content-Type": "image/png", "Connection": "close"})
+        r = c.getresponse()
+        data = r.read()
+        if r.status != 200:
+            rec["err"] = "HTTP %d" % r.status
+        else:
+            j = json.loads(data)
+            rec["ok"] = True
+            rec["node"] = j.get("node_id")
+            preds = j.get("predictions") or []
+            if preds:
+                rec["label"] = preds[0].get("label")
+    except Exception as e:
+        rec["err"] = type(e).__name__ + ": " + str(e)
+    finally:
+        c.close()
+    return rec
+def worker():
+    while True:
+        with lock:
+            if deadline is None:
+                if left[0] <= 0:
+                    return
+                left[0] -= 1
+            elif time.time() >= deadline:
+                return
+            i = count[0]
+            count[0] += 1
+        rec = one(i)
+        with lock:
+            print(json.dumps(rec), flush=True)
+threads = [threading.Thread(target=worker) for _ in range(conc)]
+for th in threads: th.start()
+for th in threads: th.join()
+"#;
+
+/// A host in its own namespace.
+pub struct Host {
+    pub name: String,
+    pub netns: String,
+    pub ip: Ipv4Addr,
+    pub ofport: u16,
+    /// The host's interface (inside its namespace).
+    pub ifname: String,
+}
+
+/// The `rudder-node` binary: `RUDDER_NODE_BIN`, else next to the test's target directory's `debug/`
+/// binaries, else on `PATH`.
+pub fn node_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("RUDDER_NODE_BIN") {
+        return PathBuf::from(p);
+    }
+    // Tests run from target/<profile>/deps/; binaries live in target/<profile>/.
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent().and_then(Path::parent)
+        && dir.join("rudder-node").is_file()
+    {
+        return dir.join("rudder-node");
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if dir.join("rudder-node").is_file() {
+                return dir.join("rudder-node");
+            }
+        }
+    }
+    panic!(
+        "rudder-node not found: build it with `cargo build -p rudder-node` (or set RUDDER_NODE_BIN to its path)"
+    );
+}
+
+/// The repository's `models/` directory.
+pub fn models_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models")
+}
+
+/// Turns TX checksum offload off on interface `ifname` (`ethtool -K IF tx off`, done with the
+/// SIOCETHTOOL ioctl so no ethtool is needed). A veth leaves TCP checksums for the NIC to fill in,
+/// and Open vSwitch's userspace datapath forwards such frames as they are, so the receiver would drop
+/// every segment as corrupt.
+const TX_CSUM_OFF: &str = r#"
+import ctypes, fcntl, socket, struct, sys
+value = ctypes.create_string_buffer(struct.pack("II", 0x17, 0))  # ETHTOOL_STXCSUM, off
+ifreq = struct.pack("16sP", sys.argv[1].encode(), ctypes.addressof(value))
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+fcntl.ioctl(sock.fileno(), 0x8946, ifreq)  # SIOCETHTOOL
+"#;
+
+fn tx_checksum_off(netns: Option<&str>, ifname: &str) {
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "python3"]);
+            c
+        }
+        None => Command::new("python3"),
+    };
+    let out = cmd.args(["-c", TX_CSUM_OFF, ifname]).output().expect("run python3");
+    assert!(out.status.success(), "tx checksum off on {ifname}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn run_ok(program: &str, args: &[&str]) {
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("running {program}: {e}"));
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A fresh 10.x.y.0/24 for this lab.
+fn subnet() -> [u8; 3] {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    [10, 200 + (std::process::id() % 50) as u8, (n % 250) as u8 + 1]
+}
+
+/// A running lab.
+pub struct LbLab {
+    pub ctl: TestController,
+    pub ovs: OvsInstance,
+    pub bridge: String,
+    pub prefix: [u8; 3],
+    pub hosts: Vec<Host>,
+    /// Running node processes, by host index.
+    nodes: Vec<(usize, std::process::Child)>,
+    pub http: reqwest::Client,
+}
+
+impl LbLab {
+    pub fn ip(&self, last: u8) -> Ipv4Addr {
+        Ipv4Addr::new(self.prefix[0], self.prefix[1], self.prefix[2], last)
+    }
+
+    /// Starts a lab with `n_nodes` nodes (.11, .12, ...; node ids n1, n2, ...) and `n_clients`
+    /// clients (.1, .2, ...). `lb` builds the `[lb]` section from the lab's address prefix.
+    pub async fn start(n_nodes: u8, n_clients: u8, lb: impl FnOnce([u8; 3]) -> LbConfig) -> LbLab {
+        let prefix = subnet();
+        let config =
+            Config { apps: vec!["l2switch".into(), "lb".into()], lb: lb(prefix), ..Config::default() };
+        let ctl = TestController::start_with(config, None).await;
+        let ovs = OvsInstance::start();
+        let bridge = unique_name("lbbr");
+        let dpid = unique_dpid();
+        ovs.add_bridge(&bridge, dpid, ctl.of_port);
+        let mut lab = LbLab {
+            ctl,
+            ovs,
+            bridge,
+            prefix,
+            hosts: Vec::new(),
+            nodes: Vec::new(),
+            http: reqwest::Client::new(),
+        };
+        // Host access: a veth whose far end stays in the test's namespace with .254.
+        let (sw_if, peer) = (unique_name("lbsw"), unique_name("lbha"));
+        lab.ovs.add_veth_port(&lab.bridge, &sw_if, &peer, HOST_ACCESS_PORT);
+        let cidr = format!("{}/24", lab.ip(254));
+        run_ok("ip", &["addr", "add", &cidr, "dev", &peer]);
+        run_ok("ip", &["link", "set", &peer, "up"]);
+        tx_checksum_off(None, &peer);
+        for i in 0..n_clients {
+            lab.add_host(&format!("c{}", i + 1), lab.ip(1 + i));
+        }
+        for i in 0..n_nodes {
+            lab.add_host(&format!("n{}", i + 1), lab.ip(11 + i));
+        }
+        lab.ctl.wait_switch(dpid, Duration::from_secs(10)).await;
+        for i in 0..n_nodes {
+            lab.start_node(usize::from(n_clients + i));
+        }
+        lab
+    }
+
+    fn add_host(&mut self, name: &str, ip: Ipv4Addr) {
+        let netns = unique_name("lbh");
+        let ofport = self.hosts.len() as u16 + 1;
+        let (sw_if, peer) = (unique_name("lbs"), unique_name("lbp"));
+        run_ok("ip", &["netns", "add", &netns]);
+        self.hosts.push(Host {
+            name: name.to_string(),
+            netns: netns.clone(),
+            ip,
+            ofport,
+            ifname: peer.clone(),
+        });
+        self.ovs.add_veth_port(&self.bridge, &sw_if, &peer, ofport);
+        run_ok("ip", &["link", "set", &peer, "netns", &netns]);
+        let mac = format!("02:00:00:00:00:{:02x}", ip.octets()[3]);
+        let cidr = format!("{ip}/24");
+        for args in [
+            vec!["link", "set", "lo", "up"],
+            vec!["link", "set", &peer, "address", &mac],
+            vec!["addr", "add", &cidr, "dev", &peer],
+            vec!["link", "set", &peer, "up"],
+        ] {
+            let mut all = vec!["-n", netns.as_str()];
+            all.extend(args);
+            run_ok("ip", &all);
+        }
+        tx_checksum_off(Some(&netns), &peer);
+    }
+
+    /// Gives host `name` one more address in the lab's /24.
+    pub fn add_address(&self, name: &str, ip: Ipv4Addr) {
+        let host = self.host(name);
+        let cidr = format!("{ip}/24");
+        run_ok("ip", &["-n", &host.netns, "addr", "add", &cidr, "dev", &host.ifname]);
+    }
+
+    pub fn host(&self, name: &str) -> &Host {
+        self.hosts.iter().find(|h| h.name == name).unwrap_or_else(|| panic!("no host {name}"))
+    }
+
+    /// Starts (or restarts) the node on host `index` with the v1 model.
+    pub fn start_node(&mut self, index: usize) {
+        let host = &self.hosts[index];
+        let listen = format!("{}:8000", host.ip);
+        let model = models_dir().join("v1");
+        let log =
+            std::fs::File::create(std::env::temp_dir().join(format!("{}-{}.log", host.netns, host.name)))
+                .expect("node log file");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &host.netns])
+            .arg(node_binary())
+            .args(["serve", "--listen", &listen, "--node-id", &host.name, "--workers", "1"])
+            .arg("--model-dir")
+            .arg(&model)
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("start rudder-node");
+        self.nodes.push((index, child));
+    }
+
+    /// Kills the node of host `name` (SIGKILL, by PID) and reaps it.
+    pub fn kill_node(&mut self, name: &str) {
+        let index = self.hosts.iter().position(|h| h.name == name).expect("host exists");
+        let pos = self.nodes.iter().position(|(i, _)| *i == index).expect("node running");
+        let (_, mut child) = self.nodes.remove(pos);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    pub fn restart_node(&mut self, name: &str) {
+        let index = self.hosts.iter().position(|h| h.name == name).expect("host exists");
+        self.start_node(index);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.ctl.url(path)
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let r = self.http.get(self.url(path)).send().await.expect("GET");
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.expect("JSON")
+    }
+
+    /// Sends `body` with `method` to `path`; returns status and JSON (or Null).
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+        let r = self.http.request(method, self.url(path)).json(&body).send().await.expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn set_algorithm(&self, pool: &str, algorithm: &str) {
+        let path = format!("/lb/pools/{pool}/algorithm");
+        let (status, body) =
+            self.send(reqwest::Method::PUT, &path, serde_json::json!({ "algorithm": algorithm })).await;
+        assert_eq!(status, 200, "PUT {path}: {body}");
+    }
+
+    /// The backend entries of `pool` in `/lb/stats`.
+    pub async fn backends(&self, pool: &str) -> Vec<Value> {
+        let stats = self.get("/lb/stats").await;
+        let pools = stats["pools"].as_array().cloned().unwrap_or_default();
+        let p = pools.into_iter().find(|p| p["name"] == pool).unwrap_or_else(|| panic!("no pool {pool}"));
+        p["backends"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until every backend of `pool` reports `health == "healthy"`.
+    pub async fn wait_healthy(&self, pool: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let backends = self.backends(pool).await;
+            if backends.iter().all(|b| b["health"] == "healthy") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "backends of {pool} not healthy within {timeout:?}: {backends:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// One Prometheus sample from the controller's `/metrics`, e.g.
+    /// `rudder_lb_packet_ins_total{pool="v1"}`; 0 when absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse::<f64>().ok()))
+            .unwrap_or(0.0)
+    }
+
+    /// Runs `load` from client `client` against `ip:port` and returns every request's outcome.
+    pub async fn load(&self, client: &str, ip: Ipv4Addr, port: u16, load: &Load) -> Vec<Sample> {
+        load_in(self.host(client).netns.clone(), ip, port, load.clone()).await
+    }
+}
+
+/// Runs `load` in namespace `netns` against `ip:port` (owned arguments, so it can be spawned).
+pub async fn load_in(netns: String, ip: Ipv4Addr, port: u16, load: Load) -> Vec<Sample> {
+    let duration = load.duration.map_or(0.0, |d| d.as_secs_f64()).to_string();
+    let body = load.body.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    let out = tokio::process::Command::new("ip")
+        .args(["netns", "exec", &netns, "python3", "-c", LOAD_SCRIPT])
+        .args([
+            ip.to_string(),
+            port.to_string(),
+            load.path.to_string(),
+            load.requests.to_string(),
+            load.concurrency.to_string(),
+            duration,
+            body,
+            load.sources.iter().map(Ipv4Addr::to_string).collect::<Vec<_>>().join(","),
+        ])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run the load script");
+    assert!(out.status.success(), "load script failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("load script line {l:?}: {e}")))
+        .collect()
+}
+
+/// Seconds since the Unix epoch, as the load script stamps requests.
+pub fn now_epoch() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// Requests per node name.
+pub fn by_node(samples: &[Sample]) -> std::collections::BTreeMap<String, usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for s in samples.iter().filter(|s| s.ok) {
+        *m.entry(s.node.clone().unwrap_or_default()).or_default() += 1;
+    }
+    m
+}
+
+impl Drop for LbLab {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.nodes {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for h in &self.hosts {
+            let _ = Command::new("ip").args(["netns", "del", &h.netns]).output();
+        }
+    }
+}
