@@ -42,8 +42,14 @@ test: deps model lint
 	cargo test --workspace
 	@# Mininet acceptance runs (root, Mininet and the system Open vSwitch; about 2 minutes).
 	cargo test -p rudder-controller --test topology_mininet -- --ignored --test-threads=1
-	$(PY) -m pytest -q inference-node/model
+	cargo test -p rudder-controller --test mininet_run -- --ignored --test-threads=1
+	$(PY) -m pytest -q inference-node/model mininet/tests
 
-demo:
-	@echo "The demo lands with issue 6 (topologies and the one-command demo)."; exit 1
+# The README's first command. ARGS=--once classifies the samples, tears down and exits (0 = all ok).
+# TOPOLOGY picks another file from topologies/ (e.g. hetero, tree, fat-tree).
+TOPOLOGY ?= default
+demo: deps model
+	@echo ">> building Rudder in release mode (the first build takes several minutes)"
+	cargo build --release --workspace --bins
+	target/release/rudder demo $(TOPOLOGY) $(ARGS)
 include inference-node/model/model.mk

@@ -160,7 +160,9 @@ def controller_config_text(rudder: Path, topology_file: Path,
         return out.stdout
     if 'unrecognized subcommand' in out.stderr:
         return rudder_topology.controller_config(topo)
-    raise RunError(f'`rudder topology config {topology_file}` failed:\n{out.stderr.strip()}')
+    # anyhow appends a backtrace when RUST_BACKTRACE is set; the message is what matters here.
+    message = out.stderr.split('Stack backtrace:')[0].strip()
+    raise RunError(f'`rudder topology config {topology_file}` failed:\n{message}')
 
 
 def start_controller(rudder: Path, config_text: str, topo: rudder_topology.Topology,

@@ -214,9 +214,9 @@ class Run:
         if topo.host_access:
             check_subnet_unrouted(topo)
         say(f'Topology {topo.name!r}: {topo.description} (logs in {self.logdir})')
+        config = controller_config_text(rudder, self.topology_file, topo) if rudder else None
         self.ovs = SystemOvs.ensure()
-        if rudder:
-            config = controller_config_text(rudder, self.topology_file, topo)
+        if rudder and config:
             say(f'Starting the controller: {rudder} serve (apps {", ".join(topo.apps)}; '
                 f'OpenFlow {topo.openflow[0]}:{topo.openflow[1]}, REST {topo.api[0]}:{topo.api[1]})')
             self.controller = start_controller(rudder, config, topo, self.logdir)
@@ -421,7 +421,7 @@ class Run:
                 step()
             except Exception as e:  # noqa: BLE001 -- keep cleaning up whatever happens
                 print(f'warning: stopping {what}: {e}', file=sys.stderr, flush=True)
-        if self.failed or self.args.keep_logs:
+        if (self.failed or self.args.keep_logs) and any(self.logdir.iterdir()):
             say(f'Logs kept in {self.logdir}')
         else:
             shutil.rmtree(self.logdir, ignore_errors=True)

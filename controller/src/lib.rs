@@ -8,6 +8,7 @@ pub mod apps;
 pub mod bench;
 pub mod config;
 pub mod dashboard;
+pub mod demo;
 pub mod experiment;
 pub mod lab;
 pub mod metrics;

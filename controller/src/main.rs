@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use rudder_controller::Config;
+use rudder_controller::dashboard::{self, DashboardState};
 use rudder_controller::rest::{self, ApiState, spawn_port_stats_poller};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -39,6 +40,9 @@ enum Command {
     Ofdump(rudder_controller::ofdump::OfdumpArgs),
     /// Benchmark an OpenFlow 1.3 controller (cbench-style)
     Bench(rudder_controller::bench::BenchArgs),
+    /// The one-command demo: bring a topology up, classify sample photos through the load balancer's
+    /// VIPs, print who served them, run until Ctrl-C (or `--once`), tear down.
+    Demo(rudder_controller::demo::DemoArgs),
     /// Build a topology (Open vSwitch + network namespaces), start the controller and the nodes.
     Up(rudder_controller::lab::UpArgs),
     /// Remove everything `rudder up` created for a topology, also after a crash.
@@ -86,6 +90,13 @@ struct ServeArgs {
     /// Seconds between port-statistics polls feeding the `of_port_*` metrics (0: off).
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     port_stats_interval: f64,
+    /// Do not serve the web dashboard (`/dashboard/`) on the REST listener.
+    #[arg(long)]
+    no_dashboard: bool,
+    /// Sample photos the dashboard offers (default: `models/samples` here or in the checkout this
+    /// binary was built from).
+    #[arg(long, value_name = "DIR", env = "RUDDER_SAMPLES_DIR")]
+    samples_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -166,8 +177,11 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         Command::Bench(args) => {
             rudder_controller::bench::run_bench(args).await.map(|()| std::process::ExitCode::SUCCESS)
         }
+        Command::Demo(args) => rudder_controller::demo::run_demo(args).await,
         Command::Up(args) => rudder_controller::lab::run_up(args).map(|()| std::process::ExitCode::SUCCESS),
-        Command::Down(args) => rudder_controller::lab::run_down(args).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Down(args) => {
+            rudder_controller::lab::run_down(args).map(|()| std::process::ExitCode::SUCCESS)
+        }
         Command::Load(args) => {
             rudder_controller::experiment::run_load(args).await.map(|()| std::process::ExitCode::SUCCESS)
         }
@@ -179,6 +193,7 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Serve(args) => {
             let poll_every = std::time::Duration::from_secs_f64(args.port_stats_interval.max(0.0));
+            let dashboard_samples = (!args.no_dashboard).then(|| samples_dir(args.samples_dir.clone()));
             let config = args.into_config()?;
             let mut listeners = Vec::new();
             for addr in &config.listen {
@@ -214,7 +229,13 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
                 if let Some(listener) = api_listener {
                     let token = controller.config.api_token.clone();
                     // ApiState::new adds the topology routes when that app runs.
-                    let state = ApiState::new(controller.clone(), token);
+                    let mut state = ApiState::new(controller.clone(), token);
+                    if let Some(samples) = dashboard_samples {
+                        match DashboardState::for_controller(&controller, samples) {
+                            Ok(d) => state = state.with_routes(dashboard::router(d)),
+                            Err(e) => tracing::error!(cause = %e, "dashboard disabled"),
+                        }
+                    }
                     tokio::spawn(async move {
                         if let Err(e) = rest::serve(listener, state, api_stop.cancelled_owned()).await {
                             tracing::error!(cause = %e, "REST API stopped");
@@ -226,4 +247,18 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
             .map(|()| std::process::ExitCode::SUCCESS)
         }
     }
+}
+
+/// The dashboard's sample photos: the flag, else `models/samples` in the working directory, else in
+/// the checkout this binary was built from.
+fn samples_dir(flag: Option<PathBuf>) -> PathBuf {
+    if let Some(dir) = flag {
+        return dir;
+    }
+    let here = PathBuf::from("models/samples");
+    if here.is_dir() {
+        return here;
+    }
+    let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/samples");
+    if checkout.is_dir() { checkout } else { here }
 }

@@ -21,7 +21,7 @@ fn private_topology(dir: &Path) -> PathBuf {
         .replace("127.0.0.1:8080", "127.0.0.1:18080");
     assert!(text.contains("exp-e2e") && text.contains("16653") && text.contains("18080"));
     let file = dir.join("exp-e2e.toml");
-    std::fs::write(&file, format!("{text}\n[[scenario]]\nat = \"4s\"\naction = \"kill\"\nhost = \"n2\"\n"))
+    std::fs::write(&file, format!("{text}\n[[scenario]]\nat = \"3s\"\naction = \"kill\"\nhost = \"n2\"\n"))
         .unwrap();
     file
 }
@@ -37,7 +37,7 @@ fn two_algorithms_with_a_kill_step_produce_a_sane_report() {
     let status = Command::new(RUDDER)
         .arg("experiment")
         .arg(&topology)
-        .args(["--algorithms", "round_robin,least_connections", "--duration", "10s", "--rate", "8"])
+        .args(["--algorithms", "round_robin,least_connections", "--duration", "15s", "--rate", "6"])
         .args(["--repeat", "1", "--seed", "3", "--timeout", "5s"])
         .arg("--out")
         .arg(&out)
@@ -69,7 +69,7 @@ fn two_algorithms_with_a_kill_step_produce_a_sane_report() {
                 && latency["max"].as_f64().unwrap() >= latency["p99"].as_f64().unwrap()
         );
         let step = &summary["steps"][0];
-        assert_eq!(step["step"], "4s:kill:n2");
+        assert_eq!(step["step"], "3s:kill:n2");
         assert!(step["error"].is_null(), "kill step failed: {step}");
         assert!(
             step["reaction_s"].as_f64().is_some(),
@@ -87,7 +87,7 @@ fn two_algorithms_with_a_kill_step_produce_a_sane_report() {
     for line in lines {
         let f = rudder_controller::experiment::record::split_csv_line(line).unwrap();
         let start: f64 = f[3].parse().unwrap();
-        if start > 4.5 {
+        if start > 3.5 {
             assert_ne!(f[7], "n2", "n2 served a request after it was killed: {line}");
         }
     }

@@ -34,7 +34,8 @@ ip = "{net}.254"
 
 /// The top label `expected.json` gives for `sample`.
 fn expected_top_label(sample: &str) -> String {
-    let text = std::fs::read_to_string(lab::models_dir().join("samples/expected.json")).expect("expected.json");
+    let text =
+        std::fs::read_to_string(lab::models_dir().join("samples/expected.json")).expect("expected.json");
     let json: serde_json::Value = serde_json::from_str(&text).expect("expected.json parses");
     json[sample][0][0].as_str().expect("a top label").to_string()
 }
@@ -61,7 +62,8 @@ fn a_photo_sent_to_the_vip_is_classified_by_a_backend() {
     let photo = lab::models_dir().join("samples/chelsea.png");
     let data = format!("@{}", photo.display());
     let url = format!("http://{}:8000/predict", lab.ip(100));
-    let args = ["-s", "-m", "20", "-H", "Content-Type: image/png", "--data-binary", data.as_str(), url.as_str()];
+    let args =
+        ["-s", "-m", "20", "-H", "Content-Type: image/png", "--data-binary", data.as_str(), url.as_str()];
     let want = expected_top_label("chelsea.png");
 
     let from_client = classify(&lab.exec("c1", "curl", &args));

@@ -35,7 +35,10 @@ fn up_builds_a_working_topology_and_down_removes_everything() {
     let lab = Lab::new(&["l2switch"], CLIENT_AND_NODE);
     let out = lab.up(&[]);
     assert!(out.contains(&format!("topology {:?} is up", lab.name)), "{out}");
-    assert!(out.contains(&format!("ip netns exec {} curl", lab.namespace("c1"))), "the summary shows how: {out}");
+    assert!(
+        out.contains(&format!("ip netns exec {} curl", lab.namespace("c1"))),
+        "the summary shows how: {out}"
+    );
 
     // The switch connected to the controller `up` started.
     let (code, body) = http_get(lab.api, "/stats/switches").expect("the REST API answers");
@@ -98,7 +101,8 @@ fn down_and_up_recover_after_the_controller_crashed() {
     assert!(lab.pids("node").is_empty(), "--no-nodes starts no node");
     let first = lab.all_pids();
     let controller = lab.pids("controller")[0];
-    let killed = std::process::Command::new("kill").args(["-KILL", &controller.to_string()]).status().unwrap();
+    let killed =
+        std::process::Command::new("kill").args(["-KILL", &controller.to_string()]).status().unwrap();
     assert!(killed.success());
 
     // Up notices the crash, tears the rest down and builds afresh.

@@ -6,8 +6,8 @@
 //! - `run.py --test` on the same file with `l2switch` + `lb`: one `/predict` of the sample photo
 //!   through the pool's VIP from each client and from the root namespace (through the host-access
 //!   port) succeeds, classifies it as a cat, and names a backend of the pool as the serving node;
-//! - `mn --custom mininet/topos.py --topo lbpool,2 --test pingall` against `rudder serve` (l2switch)
-//!   loses nothing.
+//! - `mn --custom mininet/topos.py --topo lbpool,2 --test pingall` against
+//!   `rudder serve --config mininet/lbpool.toml` (l2switch + lb) loses nothing.
 //!
 //! Needs root, Mininet, the system Open vSwitch (started here if it is not running, and then stopped
 //! again), curl, the models (`make model`) and a `rudder-node` binary (`$RUDDER_NODE_BIN`, else the
@@ -111,7 +111,7 @@ impl SystemOvs {
 impl Drop for SystemOvs {
     fn drop(&mut self) {
         if self.started_here {
-            let _ = Command::new(OVS_CTL).arg("stop").status();
+            let _ = Command::new(OVS_CTL).arg("stop").stdout(Stdio::null()).stderr(Stdio::null()).status();
         }
     }
 }
@@ -280,11 +280,15 @@ struct Controller {
 }
 
 impl Controller {
+    /// `rudder serve --config mininet/lbpool.toml` (l2switch + lb), on the given OpenFlow port.
     fn start(dir: &Path, port: u16) -> Controller {
         let log = dir.join("rudder.log");
         let log_file = std::fs::File::create(&log).expect("controller log file");
         let child = Command::new(env!("CARGO_BIN_EXE_rudder"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--app", "l2switch"])
+            .arg("serve")
+            .arg("--config")
+            .arg(repo_root().join("mininet/lbpool.toml"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--api-listen", &format!("127.0.0.1:{}", free_port())])
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -318,9 +322,29 @@ impl Drop for Controller {
     }
 }
 
+/// `mininet/lbpool.toml` is what `LbPoolTopo` says: a valid config, l2switch + lb, VIP 10.0.0.100:8000
+/// over n1..n3 at 10.0.0.11-13 with MACs 02:00:00:00:00:0b-0d.
+#[test]
+fn lbpool_config_matches_the_lbpool_topology() {
+    let path = repo_root().join("mininet/lbpool.toml");
+    let config = rudder_controller::Config::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    config.lb.validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(config.apps, ["l2switch", "lb"]);
+    let [pool] = config.lb.pools.as_slice() else { panic!("one pool expected: {:?}", config.lb.pools) };
+    assert_eq!((pool.vip.to_string(), pool.ports.as_slice()), ("10.0.0.100".to_string(), &[8000][..]));
+    let backends: Vec<(String, String)> = pool
+        .backends
+        .iter()
+        .map(|b| (b.ip.to_string(), b.mac.map(|m| m.to_string()).unwrap_or_default()))
+        .collect();
+    let expected: Vec<(String, String)> =
+        (11..=13).map(|octet| (format!("10.0.0.{octet}"), format!("02:00:00:00:00:{octet:02x}"))).collect();
+    assert_eq!(backends, expected);
+}
+
 #[test]
 #[ignore = "needs root, Mininet and the system Open vSwitch; about 20 seconds"]
-fn lbpool_custom_topology_pings_with_l2switch() {
+fn lbpool_custom_topology_pings_with_l2switch_and_lb() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     check_prerequisites();
     let _ovs = SystemOvs::ensure();

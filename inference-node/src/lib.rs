@@ -8,7 +8,6 @@ pub mod api;
 pub mod batcher;
 pub mod cache;
 pub mod config;
-pub mod depthwise;
 pub mod engine;
 pub mod error;
 pub mod http_client;

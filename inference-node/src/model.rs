@@ -12,7 +12,6 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tract_onnx::prelude::*;
 
-use crate::depthwise::{DepthwiseKernel, replace_depthwise_convs};
 use crate::preprocess::Preprocessing;
 
 #[derive(Debug, thiserror::Error)]
@@ -60,8 +59,6 @@ pub struct ModelSpec {
     pub labels_path: PathBuf,
     pub preprocessing: Preprocessing,
     pub sha256: Option<String>,
-    /// Which depthwise convolution implementation the plans use.
-    pub depthwise: DepthwiseKernel,
 }
 
 impl ModelSpec {
@@ -91,7 +88,6 @@ impl ModelSpec {
                 std: manifest.std,
             },
             sha256: manifest.sha256,
-            depthwise: DepthwiseKernel::default(),
         })
     }
 }
@@ -142,11 +138,7 @@ impl Classifier {
             };
             let fact = f32::fact([n, 3.to_dim(), size.to_dim(), size.to_dim()]);
             model.set_input_fact(0, fact.into())?;
-            let mut typed = model.into_typed()?.into_decluttered()?;
-            if spec.depthwise == DepthwiseKernel::Rudder {
-                replace_depthwise_convs(&mut typed)?;
-            }
-            typed.into_optimized()?.into_runnable()
+            model.into_optimized()?.into_runnable()
         };
         let load_err = |e: TractError| ModelError::Load { path: onnx.clone(), detail: format!("{e:#}") };
         let plans = match batching {

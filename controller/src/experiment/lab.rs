@@ -185,12 +185,46 @@ impl Lab {
         }
     }
 
-    /// Undoes what steps changed outside the pool (which is recreated anyway): restarts dead nodes
-    /// and restores the topology's delays.
-    pub fn restore(&self, steps: &[ScenarioStep]) -> anyhow::Result<()> {
-        for host in self.dead_nodes()? {
-            self.start_node(&host)?;
+    /// Whether the node of `host` answers `GET /health` with 200 (loaded and ready), asked from
+    /// inside its own namespace by `rudder topology probe`.
+    pub fn node_ready(&self, host: &str) -> anyhow::Result<bool> {
+        let spec = self.topology.host(host).with_context(|| format!("no host {host}"))?;
+        let exe = std::env::current_exe().context("locating the rudder binary")?;
+        let status = netns::exec_in(&host_namespace(&self.topology.name, host), &exe)
+            .args(["topology", "probe", &format!("{}:{}", spec.ip, spec.serve_port()), "/health"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .context("running rudder topology probe")?;
+        Ok(status.success())
+    }
+
+    /// Waits until every node in `hosts` is ready (a restarted node loads its model first).
+    pub fn wait_ready(&self, hosts: &[String], timeout: Duration) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + timeout;
+        for host in hosts {
+            while !self.node_ready(host)? {
+                if std::time::Instant::now() >= deadline {
+                    bail!(
+                        "node {host} not ready after {}s; see {}",
+                        timeout.as_secs(),
+                        self.state_dir.log(host).display()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
         }
+        Ok(())
+    }
+
+    /// Undoes what steps changed outside the pool (which is recreated anyway): restarts dead nodes
+    /// (and waits until they are ready) and restores the topology's delays.
+    pub fn restore(&self, steps: &[ScenarioStep]) -> anyhow::Result<()> {
+        let dead = self.dead_nodes()?;
+        for host in &dead {
+            self.start_node(host)?;
+        }
+        self.wait_ready(&dead, Duration::from_secs(180))?;
         for step in steps {
             if let StepAction::Delay { target, .. } = &step.action {
                 self.set_delay(target, None)?;

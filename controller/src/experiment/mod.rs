@@ -220,7 +220,10 @@ pub async fn run_experiment(args: ExperimentArgs) -> anyhow::Result<()> {
         api,
         pool: pool.name.clone(),
     });
-    let result = run_all(&args, lab.clone(), &steps, &images, &clients, &out, &command_line).await;
+    let result = tokio::select! {
+        r = run_all(&args, lab.clone(), &steps, &images, &clients, &out, &command_line) => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted; the runs finished so far are in {}", out.display())),
+    };
     if brought_up && !args.keep_up {
         eprintln!("experiment: taking topology {} down", topology.name);
         let name = topology.name.clone();

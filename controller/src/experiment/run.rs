@@ -149,9 +149,12 @@ impl RunPlan {
         }
 
         let stop = CancellationToken::new();
+        // However this function returns (an error, or its future dropped on Ctrl-C), the sampler
+        // and the scenario stop with it; the clients are killed on drop.
+        let _stop_sampler = stop.clone().drop_guard();
         let samples = Arc::new(Mutex::new((Vec::<FlowSample>::new(), Vec::<LbSample>::new())));
         let sampler = tokio::spawn(sample(self.clone(), t0, stop.clone(), samples.clone(), progress.clone()));
-        let scenario = tokio::spawn(run_steps(self.lab.clone(), self.steps.clone(), t0));
+        let mut scenario = AbortOnDrop(tokio::spawn(run_steps(self.lab.clone(), self.steps.clone(), t0)));
 
         let mut reports = Vec::new();
         let limit = self.duration + self.timeout + Duration::from_secs(30);
@@ -172,7 +175,7 @@ impl RunPlan {
                 .with_context(|| format!("rudder load in {client} printed no JSON summary"))?;
             reports.push((client, report));
         }
-        let executed = scenario.await.context("scenario task")?;
+        let executed = (&mut scenario.0).await.context("scenario task")?;
         stop.cancel();
         sampler.await.context("sampler task")?;
         let after = self.lab.api.metrics().await?;
@@ -220,6 +223,15 @@ impl RunPlan {
             flows_to_dead,
         };
         Ok((result, per_client))
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

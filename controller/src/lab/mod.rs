@@ -16,6 +16,7 @@ pub mod process;
 pub mod state;
 pub mod summary;
 pub mod topology;
+pub mod units;
 pub mod up;
 
 use std::net::SocketAddr;
@@ -188,7 +189,10 @@ pub fn run_down(args: DownArgs) -> anyhow::Result<()> {
         }
     }
     if !failed.is_empty() {
-        bail!("could not remove everything of {}; its state is kept: run `rudder down` again", failed.join(", "));
+        bail!(
+            "could not remove everything of {}; its state is kept: run `rudder down` again",
+            failed.join(", ")
+        );
     }
     Ok(())
 }
@@ -201,7 +205,11 @@ fn topology_name(arg: &str) -> anyhow::Result<String> {
     }
     let text = std::fs::read_to_string(arg).with_context(|| format!("reading {arg}"))?;
     let value: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {arg}"))?;
-    value.get("name").and_then(|n| n.as_str()).map(str::to_string).with_context(|| format!("{arg} has no `name`"))
+    value
+        .get("name")
+        .and_then(|n| n.as_str())
+        .map(str::to_string)
+        .with_context(|| format!("{arg} has no `name`"))
 }
 
 /// `rudder topology ...`.

@@ -14,7 +14,10 @@ pub fn http_get(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<(
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n\r\n"
+    )?;
     let mut raw = Vec::new();
     stream.take(4 << 20).read_to_end(&mut raw)?;
     parse_response(&raw)
@@ -36,7 +39,8 @@ pub fn parse_response(raw: &[u8]) -> io::Result<(u16, String)> {
         let l = l.to_ascii_lowercase();
         l.starts_with("transfer-encoding:") && l.contains("chunked")
     });
-    let body = if chunked { dechunk(body).ok_or_else(|| bad("broken chunked body"))? } else { body.to_string() };
+    let body =
+        if chunked { dechunk(body).ok_or_else(|| bad("broken chunked body"))? } else { body.to_string() };
     Ok((code, body))
 }
 
@@ -129,10 +133,12 @@ mod tests {
         let p = path.clone();
         std::thread::spawn(move || relay(&p, addr));
         let mut conn = (0..200)
-            .find_map(|_| UnixStream::connect(&path).ok().or_else(|| {
-                std::thread::sleep(Duration::from_millis(10));
-                None
-            }))
+            .find_map(|_| {
+                UnixStream::connect(&path).ok().or_else(|| {
+                    std::thread::sleep(Duration::from_millis(10));
+                    None
+                })
+            })
             .expect("relay socket");
         conn.write_all(b"hello").unwrap();
         let mut back = [0u8; 5];

@@ -76,7 +76,12 @@ pub fn set_up(namespace: Option<&str>, name: &str, mac: Option<MacAddr>) -> Resu
 }
 
 /// Adds `ip/prefix` to `name` (which also routes the subnet through it).
-pub fn add_address(namespace: Option<&str>, name: &str, addr: Ipv4Addr, prefix: u8) -> Result<(), CommandError> {
+pub fn add_address(
+    namespace: Option<&str>,
+    name: &str,
+    addr: Ipv4Addr,
+    prefix: u8,
+) -> Result<(), CommandError> {
     ip(namespace, &["addr", "add", &format!("{addr}/{prefix}"), "dev", name]).map(drop)
 }
 

@@ -79,7 +79,8 @@ impl OvsDb {
     /// Adds interface `port` (already existing) to `bridge` as OpenFlow port `ofport`.
     pub fn add_port(&self, bridge: &str, port: &str, ofport: u16) -> Result<(), CommandError> {
         let request = format!("ofport_request={ofport}");
-        self.vsctl(&["--may-exist", "add-port", bridge, port, "--", "set", "interface", port, &request]).map(drop)
+        self.vsctl(&["--may-exist", "add-port", bridge, port, "--", "set", "interface", port, &request])
+            .map(drop)
     }
 
     pub fn del_bridge(&self, name: &str) -> Result<(), CommandError> {
@@ -88,7 +89,8 @@ impl OvsDb {
 
     /// Whether `bridge` reports its controller connection up.
     pub fn controller_connected(&self, bridge: &str) -> bool {
-        self.vsctl(&["--if-exists", "get", "controller", bridge, "is_connected"]).is_ok_and(|s| s.trim() == "true")
+        self.vsctl(&["--if-exists", "get", "controller", bridge, "is_connected"])
+            .is_ok_and(|s| s.trim() == "true")
     }
 }
 

@@ -36,7 +36,8 @@ pub fn check_tools(plan: &Plan, private_ovs: bool) -> Result<(), PreflightError>
     if !is_root() {
         return fail("rudder up needs root (network namespaces, Open vSwitch, tc): run it with sudo");
     }
-    let shaped = plan.hosts.iter().any(|h| h.shaping.is_some()) || plan.links.iter().any(|l| l.shaping.is_some());
+    let shaped =
+        plan.hosts.iter().any(|h| h.shaping.is_some()) || plan.links.iter().any(|l| l.shaping.is_some());
     let mut tools = vec!["ip"];
     if shaped {
         tools.push("tc");
@@ -141,7 +142,11 @@ pub fn check_models(topology: &Topology, models: &Path) -> Result<(), PreflightE
 
 /// Nothing on the machine is in the way: the plan's namespaces and host-access interface do not
 /// exist, the subnet is not routed elsewhere, and (when a controller is started) its ports are free.
-pub fn check_conflicts(topology: &Topology, plan: &Plan, start_controller: bool) -> Result<(), PreflightError> {
+pub fn check_conflicts(
+    topology: &Topology,
+    plan: &Plan,
+    start_controller: bool,
+) -> Result<(), PreflightError> {
     let namespaces = plan.switch_namespace.iter().chain(plan.hosts.iter().map(|h| &h.namespace));
     for ns in namespaces {
         if netns::namespace_exists(ns) {
@@ -169,7 +174,9 @@ pub fn check_conflicts(topology: &Topology, plan: &Plan, start_controller: bool)
         }
     }
     if start_controller {
-        for (what, addr) in [("OpenFlow", topology.controller.openflow), ("REST API", topology.controller.api)] {
+        for (what, addr) in
+            [("OpenFlow", topology.controller.openflow), ("REST API", topology.controller.api)]
+        {
             if let Err(e) = TcpListener::bind(addr) {
                 return fail(format!(
                     "the controller's {what} address {addr} is not free ({e}): is a controller already running? \
@@ -212,7 +219,10 @@ mod tests {
         )
         .unwrap();
         let err = check_models(&topology, Path::new("/nonexistent-models")).unwrap_err().0;
-        assert!(err.contains("host n1") && err.contains("/nonexistent-models/v9") && err.contains("make model"), "{err}");
+        assert!(
+            err.contains("host n1") && err.contains("/nonexistent-models/v9") && err.contains("make model"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -95,7 +95,10 @@ mod tests {
         assert!(me.is_running());
         let recycled = ProcessRecord { start_time: me.start_time + 1, ..me.clone() };
         assert!(!recycled.is_running(), "a PID with another start time is another process");
-        assert!(recycled.stop(Duration::from_millis(10)), "stopping a recycled PID does nothing and reports gone");
+        assert!(
+            recycled.stop(Duration::from_millis(10)),
+            "stopping a recycled PID does nothing and reports gone"
+        );
         assert!(me.is_running(), "and never signals the process that now has the PID");
     }
 
@@ -111,7 +114,9 @@ mod tests {
         assert!(record.stop(Duration::from_secs(5)));
         assert!(!record.is_running());
         let deadline = Instant::now() + Duration::from_secs(2);
-        while !std::fs::read_to_string(&log).unwrap_or_default().contains("started") && Instant::now() < deadline {
+        while !std::fs::read_to_string(&log).unwrap_or_default().contains("started")
+            && Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(std::fs::read_to_string(&log).unwrap().contains("started"), "output goes to the log");

@@ -92,7 +92,10 @@ impl StateDir {
     pub fn load(&self) -> io::Result<Option<LabState>> {
         match std::fs::read_to_string(self.file()) {
             Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("{} is corrupt: {e}", self.file().display()))
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} is corrupt: {e}", self.file().display()),
+                )
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),

@@ -33,7 +33,10 @@ pub fn summary(topology: &Topology, plan: &Plan, state_dir: &Path) -> String {
             p.name,
             p.vip,
             backends.join(", "),
-            serde_json::to_value(p.algorithm).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+            serde_json::to_value(p.algorithm)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
         );
     }
     if let Some(a) = &plan.access {
@@ -68,7 +71,9 @@ mod tests {
 
     #[test]
     fn the_summary_says_how_to_reach_everything() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../topologies/default.toml")).unwrap();
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../topologies/default.toml"))
+                .unwrap();
         let topology = Topology::from_toml(&text, "default.toml").unwrap();
         let plan = Plan::new(&topology, true).unwrap();
         let s = summary(&topology, &plan, Path::new("/run/rudder/default"));

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 
 use super::command::{log_tail, run};
 use super::cpu::{self, CpuLimit};
+use super::down;
 use super::net::http_get;
 use super::netns::{self, Shaped};
 use super::ovs::{self, OvsDb};
@@ -20,7 +21,6 @@ use super::process::{ProcessRecord, spawn_detached};
 use super::state::{LabState, OvsRecord, QdiscRecord, StateDir};
 use super::summary::summary;
 use super::topology::Topology;
-use super::down;
 
 /// What `rudder up` was asked to do.
 #[derive(Debug, Clone)]
@@ -61,11 +61,18 @@ pub fn up(opts: &UpOptions) -> anyhow::Result<UpOutcome> {
     let dir = StateDir::new(&opts.state_root, &topology.name);
     if let Some(state) = dir.load()? {
         if is_up(&state) {
-            println!("topology {:?} is already up (state in {}); nothing to do", topology.name, dir.dir.display());
+            println!(
+                "topology {:?} is already up (state in {}); nothing to do",
+                topology.name,
+                dir.dir.display()
+            );
             print!("{}", summary(&topology, &plan, &dir.dir));
             return Ok(UpOutcome::AlreadyUp);
         }
-        println!("found a topology {:?} that is not fully up (a crash?): tearing it down first", topology.name);
+        println!(
+            "found a topology {:?} that is not fully up (a crash?): tearing it down first",
+            topology.name
+        );
         let report = down::down_dir(&dir)?;
         if !report.problems.is_empty() {
             bail!("could not clean up the earlier run: {}", report.problems.join("; "));
@@ -208,7 +215,9 @@ impl Builder<'_> {
             }
             Step::Shape { namespace, interface, netem } => {
                 let ns = namespace.clone().or_else(|| self.switch_ns().map(str::to_string));
-                self.record(|s| s.qdiscs.push(QdiscRecord { namespace: ns.clone(), interface: interface.clone() }))?;
+                self.record(|s| {
+                    s.qdiscs.push(QdiscRecord { namespace: ns.clone(), interface: interface.clone() })
+                })?;
                 if let Shaped::WithoutNetem { dropped } = netns::shape(ns.as_deref(), interface, netem)?
                     && !dropped.is_empty()
                 {
@@ -238,7 +247,9 @@ impl Builder<'_> {
         let started = ovs::start_private(&ovs_dir, namespace);
         // Record whichever daemon came up, even when the other failed, so `down` stops it.
         for daemon in ["ovsdb-server", "ovs-vswitchd"] {
-            if let Some(p) = ovs::read_pid(&ovs_dir, daemon).and_then(|pid| ProcessRecord::of(daemon, daemon, pid)) {
+            if let Some(p) =
+                ovs::read_pid(&ovs_dir, daemon).and_then(|pid| ProcessRecord::of(daemon, daemon, pid))
+            {
                 self.record(|s| s.processes.push(p))?;
             }
         }
@@ -295,7 +306,8 @@ impl Builder<'_> {
 
     fn start_controller(&mut self) -> anyhow::Result<()> {
         let config = self.dir.dir.join("controller.toml");
-        std::fs::write(&config, &self.config_text).with_context(|| format!("writing {}", config.display()))?;
+        std::fs::write(&config, &self.config_text)
+            .with_context(|| format!("writing {}", config.display()))?;
         let log = self.dir.log("controller");
         let mut cmd = Command::new(&self.exe);
         cmd.arg("serve").arg("--config").arg(&config);
@@ -353,7 +365,8 @@ impl Builder<'_> {
             cmd.args(["--workers", &workers.to_string()]);
         }
         // `ip netns exec` enters the namespace and execs the node: the PID is the node's.
-        let pid = spawn_detached(cmd, &self.dir.log(&h.name)).with_context(|| format!("starting node {}", h.name))?;
+        let pid = spawn_detached(cmd, &self.dir.log(&h.name))
+            .with_context(|| format!("starting node {}", h.name))?;
         if let Some(p) = ProcessRecord::of("node", &h.name, pid) {
             self.record(|s| s.processes.push(p))?;
         }
@@ -363,7 +376,9 @@ impl Builder<'_> {
                     println!("      {} limited to {share} CPU (cgroup {})", h.name, dir.display());
                     self.record(|s| s.cgroups.push(dir))?;
                 }
-                CpuLimit::Pinned(cores) => println!("      {} pinned to cores {cores} (no writable cgroup)", h.name),
+                CpuLimit::Pinned(cores) => {
+                    println!("      {} pinned to cores {cores} (no writable cgroup)", h.name)
+                }
                 CpuLimit::NotApplied(why) => eprintln!("warning: CPU share of {} not applied: {why}", h.name),
             }
         }
@@ -385,7 +400,12 @@ impl Builder<'_> {
                     bail!("node {} exited; {}:\n{}", h.name, log.display(), log_tail(&log, 20));
                 }
                 if self.probe(&h.namespace, node.listen) {
-                    println!("      node {} ready on {} after {:.1}s", h.name, node.listen, started.elapsed().as_secs_f64());
+                    println!(
+                        "      node {} ready on {} after {:.1}s",
+                        h.name,
+                        node.listen,
+                        started.elapsed().as_secs_f64()
+                    );
                 } else {
                     still.push(h);
                 }

@@ -174,7 +174,10 @@ impl Lab {
 
     /// All recorded PIDs.
     pub fn all_pids(&self) -> Vec<u32> {
-        ["controller", "node", "relay", "ovs-vswitchd", "ovsdb-server"].iter().flat_map(|r| self.pids(r)).collect()
+        ["controller", "node", "relay", "ovs-vswitchd", "ovsdb-server"]
+            .iter()
+            .flat_map(|r| self.pids(r))
+            .collect()
     }
 }
 

@@ -35,6 +35,12 @@ pub struct Sample {
     /// The top class label of a `/predict` reply.
     pub label: Option<String>,
     pub err: Option<String>,
+    /// TCP connect time (SYN to SYN-ACK, as the client sees it), ms.
+    #[serde(default)]
+    pub connect_ms: Option<f64>,
+    /// Whole request time, ms.
+    #[serde(default)]
+    pub total_ms: Option<f64>,
 }
 
 /// How a client drives load.
@@ -73,7 +79,10 @@ def one(i):
     rec = {"t": t, "ok": False, "node": None, "label": None, "err": None}
     src = (sources[i % len(sources)], 0) if sources else None
     c = http.client.HTTPConnection(host, port, timeout=10, source_address=src)
+    start = time.perf_counter()
     try:
+        c.connect()
+        rec["connect_ms"] = (time.perf_counter() - start) * 1000.0
         if body is None:
             c.request("GET", path, headers={"Connection": "close"})
         else:
@@ -89,6 +98,7 @@ def one(i):
             preds = j.get("predictions") or []
             if preds:
                 rec["label"] = preds[0].get("label")
+            rec["total_ms"] = (time.perf_counter() - start) * 1000.0
     except Exception as e:
         rec["err"] = type(e).__name__ + ": " + str(e)
     finally:

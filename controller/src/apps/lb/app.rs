@@ -17,7 +17,9 @@
 //! (messages are queued with `try_send_all`; a full switch queue drops the decision, and the client's
 //! retransmission gets a new one).
 
+mod accounting;
 mod commands;
+mod health;
 mod proactive;
 
 use std::collections::{BTreeMap, HashMap};
@@ -26,9 +28,7 @@ use std::time::{Duration, Instant};
 
 use ofproto::PortNo;
 use ofproto::action::Action;
-use ofproto::flow::FlowRemoved;
 use ofproto::message::Message;
-use ofproto::multipart::{FlowStatsRequest, MultipartReplyBody, MultipartRequest, MultipartRequestBody};
 use ofproto::packet::{PacketIn, PacketOut};
 use ofproto::port::Port;
 use tokio::sync::mpsc;
@@ -37,7 +37,6 @@ use tracing::{debug, info, warn};
 
 use super::COOKIE_TAG;
 use super::backend::BackendId;
-use super::breaker::{BreakerState, ProbeResult, Transition};
 use super::config::{LbConfig, LbConfigError};
 use super::handle::{INPUT_QUEUE, LbHandle, LbInput};
 use super::locate::{Locations, Seen, path_to};
@@ -46,11 +45,11 @@ use super::packet::{
     parse_tcp,
 };
 use super::pool::{FlowKey, Pool, PoolId};
-use super::probe::{ProbeId, ProbeOutcome, ProbeReport, ProbeTiming, spawn_probe};
-use super::rules::{LbCookie, RuleKind, Steering, delete_backend_connections, trap_rules};
+use super::probe::{ProbeId, ProbeTiming, spawn_probe};
+use super::rules::{Steering, trap_rules};
 use super::stats::{BackendExtra, PoolStats, pool_stats};
+use crate::apps::App;
 use crate::apps::topology::TopologyView;
-use crate::apps::{App, make_cookie};
 use crate::metrics::LbMetrics;
 use crate::ofp::{DatapathHandle, Event};
 
@@ -58,6 +57,9 @@ use crate::ofp::{DatapathHandle, Event};
 pub const TICK: Duration = Duration::from_millis(500);
 /// Flow stats are polled every this many ticks.
 const STATS_EVERY_TICKS: u64 = 4;
+
+/// Bytes and packets of the live LB rules of one switch, by (pool, backend).
+type LiveTraffic = HashMap<(PoolId, BackendId), (u64, u64)>;
 
 /// One pool and the app's bookkeeping around it.
 struct PoolEntry {
@@ -103,7 +105,7 @@ pub struct LbApp {
     next_probe: u64,
     ticks: u64,
     /// Bytes and packets of live LB rules per switch, by (pool, backend), from the last flow stats.
-    live: HashMap<u64, HashMap<(PoolId, BackendId), (u64, u64)>>,
+    live: HashMap<u64, LiveTraffic>,
 }
 
 impl Drop for LbApp {
@@ -442,243 +444,6 @@ impl LbApp {
                 self.send_now(dpid, &ingress);
             }
             Err(e) => warn!(cause = %e, "lb: could not build path rules"),
-        }
-    }
-
-    fn on_flow_removed(&mut self, removed: &FlowRemoved) {
-        let Some(cookie) = LbCookie::decode(removed.cookie) else { return };
-        if cookie.kind != RuleKind::Forward {
-            return;
-        }
-        let m = &removed.r#match;
-        let (Some(client_ip), Some(client_port), Some(vip_port), Some(backend)) =
-            (m.get_ipv4_src(), m.get_tcp_src(), m.get_tcp_dst(), cookie.backend)
-        else {
-            return;
-        };
-        let Some(entry) = self.pools.get_mut(&cookie.pool) else { return };
-        let key = FlowKey { client_ip, client_port, vip_port };
-        if entry.pool.flow(key) == Some(backend) {
-            entry.pool.flow_removed(key, removed.byte_count, removed.packet_count);
-        } else if let Ok(b) = entry.pool.backend_mut(backend) {
-            // Deleted after an ejection (already forgotten): keep its traffic in the totals.
-            b.state.bytes = b.state.bytes.saturating_add(removed.byte_count);
-            b.state.packets = b.state.packets.saturating_add(removed.packet_count);
-        }
-        if let Ok(b) = entry.pool.backend(backend) {
-            let name = entry.pool.name().to_string();
-            self.metrics
-                .active_flows
-                .with_label_values(&[&name, &label(b.spec.ip)])
-                .set(b.state.active_flows as i64);
-        }
-        self.export_bytes(cookie.pool);
-    }
-
-    /// Raises `rudder_lb_bytes_total` to each backend's current total.
-    fn export_bytes(&mut self, pool: PoolId) {
-        let Some(entry) = self.pools.get_mut(&pool) else { return };
-        let name = entry.pool.name().to_string();
-        for b in entry.pool.backends() {
-            let live = entry.extra.get(&b.id).map_or(0, |x| x.live_bytes);
-            let total = b.state.bytes.saturating_add(live);
-            let exported = entry.bytes_exported.entry(b.id).or_default();
-            if total > *exported {
-                self.metrics.bytes.with_label_values(&[&name, &label(b.spec.ip)]).inc_by(total - *exported);
-                *exported = total;
-            }
-        }
-    }
-
-    async fn on_probe(&mut self, report: ProbeReport) {
-        let ProbeId { pool: pool_id, backend, probe } = report.id;
-        let Some(entry) = self.pools.get_mut(&pool_id) else { return };
-        if entry.probes.get(&backend).map(|(p, _)| *p) != Some(probe) {
-            return;
-        }
-        let Ok(b) = entry.pool.backend(backend) else { return };
-        let ip = b.spec.ip;
-        let draining = b.state.draining;
-        let name = entry.pool.name().to_string();
-        let extra = entry.extra.entry(backend).or_default();
-        let (result, rtt) = match &report.outcome {
-            ProbeOutcome::Healthy { rtt, report: node } => {
-                extra.last_probe = Some("ok".into());
-                extra.node_id = node.node_id.clone().or(extra.node_id.take());
-                extra.requests_served = node.requests_served.or(extra.requests_served);
-                let _ = entry.pool.set_reported(backend, node.p50_ms, node.queue_depth);
-                self.metrics.probe_latency.with_label_values(&[&name, &label(ip)]).observe(rtt.as_secs_f64());
-                (ProbeResult::Success, Some(*rtt))
-            }
-            ProbeOutcome::Failed { reason } => {
-                extra.last_probe = Some(format!("failed: {reason}"));
-                (ProbeResult::Failure, None)
-            }
-        };
-        let transitions = entry.pool.on_probe(backend, result, rtt, report.at).unwrap_or_default();
-        if transitions.is_empty() {
-            return;
-        }
-        self.on_transitions(pool_id, backend, &transitions, draining, &report.outcome).await;
-    }
-
-    /// Logs and counts breaker transitions; ejects on Open, replans on any change.
-    async fn on_transitions(
-        &mut self,
-        pool_id: PoolId,
-        backend: BackendId,
-        transitions: &[Transition],
-        draining: bool,
-        outcome: &ProbeOutcome,
-    ) {
-        let Some(entry) = self.pools.get_mut(&pool_id) else { return };
-        let Ok(ip) = entry.pool.backend(backend).map(|b| b.spec.ip) else { return };
-        let name = entry.pool.name().to_string();
-        for t in transitions {
-            let to = match t.to {
-                BreakerState::Closed => "closed",
-                BreakerState::Open => "open",
-                BreakerState::HalfOpen => "half_open",
-            };
-            self.metrics.breaker_transitions.with_label_values(&[&name, &label(ip), to]).inc();
-            self.metrics
-                .backend_healthy
-                .with_label_values(&[&name, &label(ip)])
-                .set(i64::from(t.to == BreakerState::Closed));
-            match (t.to, outcome) {
-                (BreakerState::Open, ProbeOutcome::Failed { reason }) => {
-                    warn!(pool = %name, backend = %ip, %reason, "lb: backend ejected (breaker open)")
-                }
-                (BreakerState::Open, _) => {
-                    warn!(pool = %name, backend = %ip, "lb: backend ejected (breaker open)")
-                }
-                (BreakerState::HalfOpen, _) => {
-                    info!(pool = %name, backend = %ip, "lb: breaker half-open; probing")
-                }
-                (BreakerState::Closed, _) => {
-                    info!(pool = %name, backend = %ip, "lb: backend healthy again (breaker closed)")
-                }
-            }
-        }
-        if transitions.iter().any(|t| t.to == BreakerState::Open) && !draining {
-            let gone = entry.pool.forget_flows_of(backend);
-            self.metrics.active_flows.with_label_values(&[&name, &label(ip)]).set(0);
-            info!(pool = %name, backend = %ip, flows = gone.len(), "lb: deleting the ejected backend's connections");
-            let msgs: Vec<Message> =
-                delete_backend_connections(pool_id, backend).into_iter().map(Message::FlowMod).collect();
-            self.broadcast(&msgs).await;
-        }
-        self.sync_proactive(pool_id).await;
-    }
-
-    fn on_tick(&mut self) {
-        self.ticks += 1;
-        let now = Instant::now();
-        let mut transitions: Vec<(PoolId, BackendId, Transition)> = Vec::new();
-        for entry in self.pools.values_mut() {
-            let ids: Vec<BackendId> = entry.pool.backends().iter().map(|b| b.id).collect();
-            for id in ids {
-                if let Ok(b) = entry.pool.backend_mut(id)
-                    && let Some(t) = b.state.breaker.poll(now)
-                {
-                    transitions.push((entry.pool.id, id, t));
-                }
-            }
-        }
-        for (pool, backend, t) in transitions {
-            if let Some(entry) = self.pools.get(&pool)
-                && let Ok(b) = entry.pool.backend(backend)
-            {
-                let name = entry.pool.name();
-                self.metrics
-                    .breaker_transitions
-                    .with_label_values(&[name, &label(b.spec.ip), "half_open"])
-                    .inc();
-                info!(pool = name, backend = %b.spec.ip, from = ?t.from, "lb: breaker half-open after its cool-down; probing");
-            }
-        }
-        // Backends not located yet: ask again.
-        let ids: Vec<PoolId> = self.pools.keys().copied().collect();
-        let dpids: Vec<u64> = self.switches.keys().copied().collect();
-        for &id in &ids {
-            for &dpid in &dpids {
-                let msgs = self.arp_requests(id, dpid, true);
-                if !msgs.is_empty() {
-                    self.send_now(dpid, &msgs);
-                }
-            }
-        }
-        if self.ticks % STATS_EVERY_TICKS == 0 {
-            self.poll_flow_stats();
-        }
-    }
-
-    /// Asks every switch for the LB's rules (cookie-filtered, OF1.3.5 §7.3.5.2); answers come back as
-    /// [`LbInput::FlowStats`].
-    fn poll_flow_stats(&mut self) {
-        for (&dpid, sw) in self.switches.iter_mut() {
-            if sw.polling {
-                continue;
-            }
-            sw.polling = true;
-            let dp = sw.dp.clone();
-            let tx = self.input_tx.clone();
-            tokio::spawn(async move {
-                let request = FlowStatsRequest {
-                    cookie: make_cookie(COOKIE_TAG, 0),
-                    cookie_mask: 0xffff_0000_0000_0000,
-                    ..FlowStatsRequest::all()
-                };
-                let msg =
-                    Message::MultipartRequest(MultipartRequest::new(MultipartRequestBody::Flow(request)));
-                let flows = match dp.request(&msg).await {
-                    Ok(Message::MultipartReply(reply)) => match reply.body {
-                        MultipartReplyBody::Flow(flows) => Some(flows),
-                        _ => None,
-                    },
-                    _ => None,
-                };
-                let _ = tx.send(LbInput::FlowStats { dpid, flows }).await;
-            });
-        }
-    }
-
-    fn on_flow_stats(&mut self, dpid: u64, flows: Option<Vec<ofproto::multipart::FlowStats>>) {
-        if let Some(sw) = self.switches.get_mut(&dpid) {
-            sw.polling = false;
-        }
-        let Some(flows) = flows else { return };
-        let mut per_backend: HashMap<(PoolId, BackendId), (u64, u64)> = HashMap::new();
-        for f in &flows {
-            let Some(c) = LbCookie::decode(f.cookie) else { continue };
-            // Traffic towards a backend: per-flow forward rules, pins and wildcard prefixes.
-            if !matches!(c.kind, RuleKind::Forward | RuleKind::Pin | RuleKind::Wildcard) {
-                continue;
-            }
-            let Some(b) = c.backend else { continue };
-            let e = per_backend.entry((c.pool, b)).or_default();
-            e.0 = e.0.saturating_add(f.byte_count);
-            e.1 = e.1.saturating_add(f.packet_count);
-        }
-        self.live.insert(dpid, per_backend);
-        for entry in self.pools.values_mut() {
-            for x in entry.extra.values_mut() {
-                x.live_bytes = 0;
-                x.live_packets = 0;
-            }
-        }
-        for map in self.live.values() {
-            for (&(pool, backend), &(bytes, packets)) in map {
-                if let Some(entry) = self.pools.get_mut(&pool) {
-                    let x = entry.extra.entry(backend).or_default();
-                    x.live_bytes = x.live_bytes.saturating_add(bytes);
-                    x.live_packets = x.live_packets.saturating_add(packets);
-                }
-            }
-        }
-        let ids: Vec<PoolId> = self.pools.keys().copied().collect();
-        for id in ids {
-            self.export_bytes(id);
         }
     }
 }

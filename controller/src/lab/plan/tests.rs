@@ -30,11 +30,16 @@ fn the_default_plan_wires_every_host_to_its_switch_in_order() {
     let plan = Plan::new(&repo_topology("default.toml"), true).unwrap();
     assert_eq!(plan.switch_namespace.as_deref(), Some("rudder-default-ovs"));
     let ports: Vec<(String, u16)> = plan.hosts.iter().map(|h| (h.port.name.clone(), h.port.ofport)).collect();
-    let expected: Vec<(String, u16)> =
-        [("c1", 1), ("c2", 2), ("n1", 3), ("n2", 4), ("n3", 5)].iter().map(|(n, p)| (n.to_string(), *p)).collect();
+    let expected: Vec<(String, u16)> = [("c1", 1), ("c2", 2), ("n1", 3), ("n2", 4), ("n3", 5)]
+        .iter()
+        .map(|(n, p)| (n.to_string(), *p))
+        .collect();
     assert_eq!(ports, expected);
     let access = plan.access.as_ref().unwrap();
-    assert_eq!((access.interface.as_str(), access.port.name.as_str(), access.port.ofport), ("rudder-default", "rudder-default", 6));
+    assert_eq!(
+        (access.interface.as_str(), access.port.name.as_str(), access.port.ofport),
+        ("rudder-default", "rudder-default", 6)
+    );
     let n3 = &plan.hosts[4];
     assert_eq!(n3.namespace, "rudder-default-n3");
     assert_eq!(n3.node.as_ref().unwrap().listen.to_string(), "10.0.0.13:8000");
@@ -126,16 +131,29 @@ fn the_controller_config_parses_as_the_controller_and_lb_configs() {
     lb.validate().unwrap();
     assert_eq!(lb.pools.len(), 2);
     let v1 = &lb.pools[0];
-    assert_eq!((v1.name.as_str(), v1.vip.to_string(), v1.algorithm), ("v1", "10.0.0.100".into(), Algorithm::RoundRobin));
+    assert_eq!(
+        (v1.name.as_str(), v1.vip.to_string(), v1.algorithm),
+        ("v1", "10.0.0.100".into(), Algorithm::RoundRobin)
+    );
     assert_eq!(v1.vip_mac.to_string(), "02:00:00:00:01:64");
     let backends: Vec<String> = v1
         .backends
         .iter()
         .map(|b| {
-            format!("{}:{} {} w{} {}", b.ip, b.port, b.mac.unwrap(), b.weight, b.model_version.as_deref().unwrap_or("?"))
+            format!(
+                "{}:{} {} w{} {}",
+                b.ip,
+                b.port,
+                b.mac.unwrap(),
+                b.weight,
+                b.model_version.as_deref().unwrap_or("?")
+            )
         })
         .collect();
-    assert_eq!(backends, ["10.0.0.11:8000 02:00:00:00:00:0b w1 v1", "10.0.0.12:8000 02:00:00:00:00:0c w1 v1"]);
+    assert_eq!(
+        backends,
+        ["10.0.0.11:8000 02:00:00:00:00:0b w1 v1", "10.0.0.12:8000 02:00:00:00:00:0c w1 v1"]
+    );
     assert_eq!(lb.pools[1].backends[0].model_version.as_deref(), Some("v2"));
     assert_ne!(lb.pools[0].vip_mac, lb.pools[1].vip_mac, "each VIP answers ARP with its own MAC");
 
@@ -200,7 +218,8 @@ fn colliding_interface_names_are_refused() {
 
 #[test]
 fn without_netem_only_the_rate_has_a_substitute() {
-    let both = Netem::new(Some("2ms".parse().unwrap()), None, Some(1.0), Some("100mbit".parse().unwrap())).unwrap();
+    let both =
+        Netem::new(Some("2ms".parse().unwrap()), None, Some(1.0), Some("100mbit".parse().unwrap())).unwrap();
     assert_eq!(
         both.tbf_args("s1-s2").unwrap().join(" "),
         "qdisc replace dev s1-s2 root tbf rate 100000000bit burst 125000 latency 100ms"

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use rudder_node::depthwise::DepthwiseKernel;
 use rudder_node::model::{BatchPlans, Classifier, ModelSpec};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::plan::eval;
@@ -26,17 +25,13 @@ pub struct PlansArgs {
     /// Also time every op of the batch-1 plan and print the cost per op type.
     #[arg(long)]
     profile: bool,
-    /// Depthwise convolution implementation.
-    #[arg(long, value_enum, default_value_t = DepthwiseKernel::Rudder)]
-    depthwise: DepthwiseKernel,
     /// Plan strategies to measure (repeatable).
     #[arg(long = "strategy", value_enum, default_values_t = [BatchPlans::Symbolic, BatchPlans::PerSize])]
     strategies: Vec<BatchPlans>,
 }
 
 pub fn run(args: &PlansArgs) -> anyhow::Result<()> {
-    let mut spec = ModelSpec::from_dir(&args.model_dir)?;
-    spec.depthwise = args.depthwise;
+    let spec = ModelSpec::from_dir(&args.model_dir)?;
     let per_image = spec.preprocessing.values_per_image();
     let ticks = clock_ticks_per_second();
     let pid = std::process::id();

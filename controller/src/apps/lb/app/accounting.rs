@@ -1,0 +1,132 @@
+//! Connection accounting: FLOW_REMOVED of forward rules ends a flow (active count, bytes, packets),
+//! and a cookie-filtered flow-stats poll of every switch (OF1.3.5 §7.3.5.2) counts the traffic of
+//! rules still installed; `rudder_lb_bytes_total` follows both.
+
+use std::collections::HashMap;
+
+use ofproto::flow::FlowRemoved;
+use ofproto::message::Message;
+use ofproto::multipart::{FlowStatsRequest, MultipartReplyBody, MultipartRequest, MultipartRequestBody};
+
+use super::{LbApp, LiveTraffic, label};
+use crate::apps::lb::COOKIE_TAG;
+use crate::apps::lb::handle::LbInput;
+use crate::apps::lb::pool::{FlowKey, PoolId};
+use crate::apps::lb::rules::{LbCookie, RuleKind};
+use crate::apps::make_cookie;
+
+impl LbApp {
+    pub(super) fn on_flow_removed(&mut self, removed: &FlowRemoved) {
+        let Some(cookie) = LbCookie::decode(removed.cookie) else { return };
+        if cookie.kind != RuleKind::Forward {
+            return;
+        }
+        let m = &removed.r#match;
+        let (Some(client_ip), Some(client_port), Some(vip_port), Some(backend)) =
+            (m.get_ipv4_src(), m.get_tcp_src(), m.get_tcp_dst(), cookie.backend)
+        else {
+            return;
+        };
+        let Some(entry) = self.pools.get_mut(&cookie.pool) else { return };
+        let key = FlowKey { client_ip, client_port, vip_port };
+        if entry.pool.flow(key) == Some(backend) {
+            entry.pool.flow_removed(key, removed.byte_count, removed.packet_count);
+        } else if let Ok(b) = entry.pool.backend_mut(backend) {
+            // Deleted after an ejection (already forgotten): keep its traffic in the totals.
+            b.state.bytes = b.state.bytes.saturating_add(removed.byte_count);
+            b.state.packets = b.state.packets.saturating_add(removed.packet_count);
+        }
+        if let Ok(b) = entry.pool.backend(backend) {
+            let name = entry.pool.name().to_string();
+            self.metrics
+                .active_flows
+                .with_label_values(&[&name, &label(b.spec.ip)])
+                .set(b.state.active_flows as i64);
+        }
+        self.export_bytes(cookie.pool);
+    }
+
+    /// Raises `rudder_lb_bytes_total` to each backend's current total.
+    pub(super) fn export_bytes(&mut self, pool: PoolId) {
+        let Some(entry) = self.pools.get_mut(&pool) else { return };
+        let name = entry.pool.name().to_string();
+        for b in entry.pool.backends() {
+            let live = entry.extra.get(&b.id).map_or(0, |x| x.live_bytes);
+            let total = b.state.bytes.saturating_add(live);
+            let exported = entry.bytes_exported.entry(b.id).or_default();
+            if total > *exported {
+                self.metrics.bytes.with_label_values(&[&name, &label(b.spec.ip)]).inc_by(total - *exported);
+                *exported = total;
+            }
+        }
+    }
+
+    /// Asks every switch for the LB's rules (cookie-filtered, OF1.3.5 §7.3.5.2); answers come back as
+    /// [`LbInput::FlowStats`].
+    pub(super) fn poll_flow_stats(&mut self) {
+        for (&dpid, sw) in self.switches.iter_mut() {
+            if sw.polling {
+                continue;
+            }
+            sw.polling = true;
+            let dp = sw.dp.clone();
+            let tx = self.input_tx.clone();
+            tokio::spawn(async move {
+                let request = FlowStatsRequest {
+                    cookie: make_cookie(COOKIE_TAG, 0),
+                    cookie_mask: 0xffff_0000_0000_0000,
+                    ..FlowStatsRequest::all()
+                };
+                let msg =
+                    Message::MultipartRequest(MultipartRequest::new(MultipartRequestBody::Flow(request)));
+                let flows = match dp.request(&msg).await {
+                    Ok(Message::MultipartReply(reply)) => match reply.body {
+                        MultipartReplyBody::Flow(flows) => Some(flows),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let _ = tx.send(LbInput::FlowStats { dpid, flows }).await;
+            });
+        }
+    }
+
+    pub(super) fn on_flow_stats(&mut self, dpid: u64, flows: Option<Vec<ofproto::multipart::FlowStats>>) {
+        if let Some(sw) = self.switches.get_mut(&dpid) {
+            sw.polling = false;
+        }
+        let Some(flows) = flows else { return };
+        let mut per_backend: LiveTraffic = HashMap::new();
+        for f in &flows {
+            let Some(c) = LbCookie::decode(f.cookie) else { continue };
+            // Traffic towards a backend: per-flow forward rules, pins and wildcard prefixes.
+            if !matches!(c.kind, RuleKind::Forward | RuleKind::Pin | RuleKind::Wildcard) {
+                continue;
+            }
+            let Some(b) = c.backend else { continue };
+            let e = per_backend.entry((c.pool, b)).or_default();
+            e.0 = e.0.saturating_add(f.byte_count);
+            e.1 = e.1.saturating_add(f.packet_count);
+        }
+        self.live.insert(dpid, per_backend);
+        for entry in self.pools.values_mut() {
+            for x in entry.extra.values_mut() {
+                x.live_bytes = 0;
+                x.live_packets = 0;
+            }
+        }
+        for map in self.live.values() {
+            for (&(pool, backend), &(bytes, packets)) in map {
+                if let Some(entry) = self.pools.get_mut(&pool) {
+                    let x = entry.extra.entry(backend).or_default();
+                    x.live_bytes = x.live_bytes.saturating_add(bytes);
+                    x.live_packets = x.live_packets.saturating_add(packets);
+                }
+            }
+        }
+        let ids: Vec<PoolId> = self.pools.keys().copied().collect();
+        for id in ids {
+            self.export_bytes(id);
+        }
+    }
+}

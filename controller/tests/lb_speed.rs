@@ -1,0 +1,94 @@
+//! Load-balancer speed figures (issue 5, "Speed"), printed rather than asserted: machine load decides
+//! them. Ignored by default; run with
+//!
+//! ```sh
+//! RUDDER_NODE_BIN=target/debug/rudder-node cargo test -p rudder-controller --test lb_speed -- --ignored --nocapture
+//! ```
+//!
+//! In one lab (three nodes, one client, all in namespaces on one userspace OVS bridge) it measures
+//! requests/s of new-connection `GET /health` direct to a node and through the VIP, and the TCP
+//! connect time (the first packet's round trip) direct and through the VIP with reactive steering,
+//! a select group and wildcard rules.
+
+mod support;
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use rudder_controller::apps::lb::config::LbConfig;
+use support::lb::{LbLab, Load, Sample};
+
+fn pools(p: [u8; 3]) -> LbConfig {
+    let text = format!(
+        r#"
+        probe_interval_ms = 1000
+        [[pools]]
+        name = "v1"
+        vip = "{a}.{b}.{c}.100"
+        idle_timeout = 5
+        backends = [{{ ip = "{a}.{b}.{c}.11" }}, {{ ip = "{a}.{b}.{c}.12" }}, {{ ip = "{a}.{b}.{c}.13" }}]
+        "#,
+        a = p[0],
+        b = p[1],
+        c = p[2]
+    );
+    toml::from_str(&text).expect("valid [lb]")
+}
+
+fn percentile(values: &mut [f64], q: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let i = ((values.len() as f64 - 1.0) * q).round() as usize;
+    values.get(i).copied().unwrap_or(f64::NAN)
+}
+
+fn connect_times(samples: &[Sample]) -> (f64, f64) {
+    let mut c: Vec<f64> = samples.iter().filter_map(|s| s.connect_ms).collect();
+    (percentile(&mut c, 0.5), percentile(&mut c, 0.99))
+}
+
+async fn rate(lab: &LbLab, ip: Ipv4Addr) -> (f64, usize) {
+    let secs = 5;
+    let load = Load { duration: Some(Duration::from_secs(secs)), ..Load::get("/health", 0, 4) };
+    let samples = lab.load("c1", ip, 8000, &load).await;
+    let failed = samples.iter().filter(|s| !s.ok).count();
+    (samples.len() as f64 / secs as f64, failed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "prints speed figures; run by hand"]
+async fn speed_figures() {
+    let lab = LbLab::start(3, 1, pools).await;
+    lab.wait_healthy("v1", Duration::from_secs(90)).await;
+    let (vip, n1) = (lab.ip(100), lab.ip(11));
+    // Warm up ARP caches and the flow tables' first entries.
+    lab.load("c1", vip, 8000, &Load::get("/health", 30, 2)).await;
+    lab.load("c1", n1, 8000, &Load::get("/health", 30, 2)).await;
+
+    let (direct_rps, direct_failed) = rate(&lab, n1).await;
+    let (vip_rps, vip_failed) = rate(&lab, vip).await;
+    println!("requests/s (new connection per GET /health, 4 concurrent, 5 s):");
+    println!("  direct to n1: {direct_rps:.0}/s ({direct_failed} failed)");
+    println!(
+        "  through the VIP (round_robin): {vip_rps:.0}/s ({vip_failed} failed), ratio {:.2}",
+        vip_rps / direct_rps
+    );
+
+    let sequential = Load::get("/health", 300, 1);
+    let direct = connect_times(&lab.load("c1", n1, 8000, &sequential).await);
+    println!("TCP connect time (first packet round trip), 300 sequential connections, p50 / p99 ms:");
+    println!("  direct: {:.3} / {:.3}", direct.0, direct.1);
+    for algorithm in ["round_robin", "select_group", "wildcard"] {
+        lab.set_algorithm("v1", algorithm).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let via = connect_times(&lab.load("c1", vip, 8000, &sequential).await);
+        println!(
+            "  {algorithm}: {:.3} / {:.3} (added p50 {:.3}, p99 {:.3})",
+            via.0,
+            via.1,
+            via.0 - direct.0,
+            via.1 - direct.1
+        );
+    }
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average: {}", loadavg.trim());
+}
