@@ -168,27 +168,16 @@ async fn bad_classify_input_gets_a_4xx_naming_the_reason() {
     let app = app(vec![dead_pool()]);
     let png = sample("chelsea.png");
 
-    let cases: Vec<(&str, &str, Vec<u8>, StatusCode, &str, &str)> = vec![
-        ("/dashboard/api/classify", "image/png", png.clone(), StatusCode::BAD_REQUEST, "pool", "pool"),
+    /// (query, content type, body, expected status, field blamed, words in the message)
+    type Case<'a> = (&'a str, &'a str, Vec<u8>, StatusCode, &'a str, &'a str);
+    let c = "/dashboard/api/classify";
+    let cases: Vec<Case> = vec![
+        ("", "image/png", png.clone(), StatusCode::BAD_REQUEST, "pool", "pool"),
+        ("?pool=v9", "image/png", png.clone(), StatusCode::NOT_FOUND, "pool", "known: dead"),
+        ("?pool=dead&top_k=0", "image/png", png.clone(), StatusCode::BAD_REQUEST, "top_k", "top_k"),
+        ("?pool=dead", "image/png", vec![], StatusCode::BAD_REQUEST, "body", "empty"),
         (
-            "/dashboard/api/classify?pool=v9",
-            "image/png",
-            png.clone(),
-            StatusCode::NOT_FOUND,
-            "pool",
-            "known: dead",
-        ),
-        (
-            "/dashboard/api/classify?pool=dead&top_k=0",
-            "image/png",
-            png.clone(),
-            StatusCode::BAD_REQUEST,
-            "top_k",
-            "top_k",
-        ),
-        ("/dashboard/api/classify?pool=dead", "image/png", vec![], StatusCode::BAD_REQUEST, "body", "empty"),
-        (
-            "/dashboard/api/classify?pool=dead",
+            "?pool=dead",
             "text/plain",
             b"hi".to_vec(),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -196,7 +185,7 @@ async fn bad_classify_input_gets_a_4xx_naming_the_reason() {
             "text/plain",
         ),
         (
-            "/dashboard/api/classify?pool=dead",
+            "?pool=dead",
             "image/png",
             b"<!DOCTYPE html>".to_vec(),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -204,8 +193,9 @@ async fn bad_classify_input_gets_a_4xx_naming_the_reason() {
             "not a PNG",
         ),
     ];
-    for (uri, content_type, body, status, field, says) in cases {
-        let reply = post(&app, uri, content_type, body).await;
+    for (query, content_type, body, status, field, says) in cases {
+        let uri = format!("{c}{query}");
+        let reply = post(&app, &uri, content_type, body).await;
         let json = reply.json();
         assert_eq!(reply.status, status, "{uri} {content_type}: {json}");
         assert_eq!(json["field"], field, "{uri}: {json}");

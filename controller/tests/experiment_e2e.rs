@@ -26,8 +26,9 @@ fn private_topology(dir: &Path) -> PathBuf {
     file
 }
 
+/// Needs root and Open vSwitch (as every lab test), a `rudder-node` binary and the models; about
+/// 90 s (two 15 s runs, the nodes' model loading, up and down).
 #[test]
-#[ignore = "needs root, Open vSwitch, `rudder up` and the lb app with /lb/* REST; run with --ignored"]
 fn two_algorithms_with_a_kill_step_produce_a_sane_report() {
     let dir = std::env::temp_dir().join(format!("rudder-exp-e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

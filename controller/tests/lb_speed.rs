@@ -46,41 +46,53 @@ fn connect_times(samples: &[Sample]) -> (f64, f64) {
     (percentile(&mut c, 0.5), percentile(&mut c, 0.99))
 }
 
-async fn rate(lab: &LbLab, ip: Ipv4Addr) -> (f64, usize) {
+/// New-connection `GET /health` for 5 s from `client`, three processes of two connections each, one
+/// per target: requests/s and failures.
+async fn rate(lab: &LbLab, client: &str, targets: [Ipv4Addr; 3]) -> (f64, usize) {
     let secs = 5;
-    let load = Load { duration: Some(Duration::from_secs(secs)), ..Load::get("/health", 0, 4) };
-    let samples = lab.load("c1", ip, 8000, &load).await;
-    let failed = samples.iter().filter(|s| !s.ok).count();
-    (samples.len() as f64 / secs as f64, failed)
+    let load = Load { duration: Some(Duration::from_secs(secs)), ..Load::get("/health", 0, 2) };
+    let (a, b, c) = tokio::join!(
+        lab.load(client, targets[0], 8000, &load),
+        lab.load(client, targets[1], 8000, &load),
+        lab.load(client, targets[2], 8000, &load)
+    );
+    let all: Vec<Sample> = a.into_iter().chain(b).chain(c).collect();
+    let failed = all.iter().filter(|s| !s.ok).count();
+    (all.len() as f64 / secs as f64, failed)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "prints speed figures; run by hand"]
 async fn speed_figures() {
-    let lab = LbLab::start(3, 1, pools).await;
+    // c1 uses the VIP, c2 the nodes directly: a client that does both can reuse a source port of a
+    // VIP flow whose reverse rule (backend:8000 → client:port) still stands.
+    let lab = LbLab::start(3, 2, pools).await;
     lab.wait_healthy("v1", Duration::from_secs(90)).await;
     let (vip, n1) = (lab.ip(100), lab.ip(11));
-    // Warm up ARP caches and the flow tables' first entries.
+    let nodes = [n1, lab.ip(12), lab.ip(13)];
+    // Warm up ARP caches.
     lab.load("c1", vip, 8000, &Load::get("/health", 30, 2)).await;
-    lab.load("c1", n1, 8000, &Load::get("/health", 30, 2)).await;
+    lab.load("c2", n1, 8000, &Load::get("/health", 30, 2)).await;
 
-    let (direct_rps, direct_failed) = rate(&lab, n1).await;
-    let (vip_rps, vip_failed) = rate(&lab, vip).await;
-    println!("requests/s (new connection per GET /health, 4 concurrent, 5 s):");
-    println!("  direct to n1: {direct_rps:.0}/s ({direct_failed} failed)");
+    let (direct_rps, direct_failed) = rate(&lab, "c2", nodes).await;
+    let (vip_rps, vip_failed) = rate(&lab, "c1", [vip; 3]).await;
+    println!("requests/s (new connection per GET /health, 3 client processes x 2 connections, 5 s):");
+    println!("  direct to n1, n2, n3: {direct_rps:.0}/s ({direct_failed} failed)");
     println!(
         "  through the VIP (round_robin): {vip_rps:.0}/s ({vip_failed} failed), ratio {:.2}",
         vip_rps / direct_rps
     );
 
     let sequential = Load::get("/health", 300, 1);
-    let direct = connect_times(&lab.load("c1", n1, 8000, &sequential).await);
+    let direct = connect_times(&lab.load("c2", n1, 8000, &sequential).await);
     println!("TCP connect time (first packet round trip), 300 sequential connections, p50 / p99 ms:");
     println!("  direct: {:.3} / {:.3}", direct.0, direct.1);
     for algorithm in ["round_robin", "select_group", "wildcard"] {
         lab.set_algorithm("v1", algorithm).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let via = connect_times(&lab.load("c1", vip, 8000, &sequential).await);
+        let (rps, failed) = rate(&lab, "c1", [vip; 3]).await;
+        println!("  {algorithm}: {rps:.0} requests/s ({failed} failed), ratio {:.2}", rps / direct_rps);
         println!(
             "  {algorithm}: {:.3} / {:.3} (added p50 {:.3}, p99 {:.3})",
             via.0,

@@ -124,6 +124,22 @@ async fn flows_through_the_vip_are_steered_by_each_algorithm() {
         assert_eq!(by_node(&samples).len(), 1, "{client} moved between backends: {:?}", by_node(&samples));
     }
 
+    // Traffic per backend from the periodic flow stats (every 2 s) and FLOW_REMOVED.
+    let deadline = std::time::Instant::now() + Duration::from_secs(6);
+    loop {
+        let backends = lab.backends("v1").await;
+        if backends
+            .iter()
+            .all(|b| b["bytes"].as_u64().unwrap_or(0) > 0 && b["packets"].as_u64().unwrap_or(0) > 0)
+        {
+            let series = format!("rudder_lb_bytes_total{{backend=\"{}\",pool=\"v1\"}}", lab.ip(11));
+            assert!(lab.metric(&series).await > 0.0, "{series}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no traffic counted: {backends:#?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
     least_connections_prefers_idle_backends(&lab).await;
     switching_algorithms_under_load_fails_nothing(&lab, vip).await;
 }

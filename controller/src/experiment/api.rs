@@ -130,7 +130,7 @@ impl ControllerApi {
     pub async fn switches(&self) -> anyhow::Result<Vec<u64>> {
         let r =
             self.call("GET /stats/switches", self.request(reqwest::Method::GET, "/stats/switches")).await?;
-        Ok(r.json().await.context("GET /stats/switches: unexpected JSON")?)
+        r.json().await.context("GET /stats/switches: unexpected JSON")
     }
 
     /// Flow entries in one switch (`/stats/aggregateflow/{dpid}`, Ryu format).

@@ -73,7 +73,7 @@ pub struct ExperimentArgs {
     /// Output directory (created; an existing report in it is overwritten).
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
-    /// Images to classify: files or directories (default: models/samples next to the topology's
+    /// Images to classify: files or directories (default: the samples/ directory of the models
     /// directory).
     #[arg(long, num_args = 1.., value_name = "DIR|FILE")]
     pub images: Vec<PathBuf>,

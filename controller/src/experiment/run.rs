@@ -262,7 +262,7 @@ async fn sample(
                 .collect();
             out.lock().await.1.push(LbSample { t_s, backends });
         }
-        if n % 4 == 0 {
+        if n.is_multiple_of(4) {
             let mut flows = 0;
             if let Ok(dpids) = plan.lab.api.switches().await {
                 for dpid in dpids {

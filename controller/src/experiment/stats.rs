@@ -129,7 +129,8 @@ pub struct TimeBin {
 /// last start; empty bins are kept (a gap in service is something to see). Samples with a negative
 /// or non-finite start are ignored.
 pub fn time_bins(samples: &[(f64, f64, bool)], width_s: f64) -> Vec<TimeBin> {
-    if !(width_s > 0.0) {
+    // Also rejects NaN.
+    if width_s.is_nan() || width_s <= 0.0 {
         return Vec::new();
     }
     let valid = samples.iter().filter(|(t, _, _)| t.is_finite() && *t >= 0.0);

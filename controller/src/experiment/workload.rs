@@ -67,7 +67,7 @@ pub struct LoadArgs {
     /// Write one line per request here: start_s, latency_ms, status, error, node, label, url.
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
-    /// Print the summary as JSON (a [`LoadReport`]) instead of text.
+    /// Print the summary as JSON instead of text.
     #[arg(long)]
     pub json: bool,
     /// A node expected to serve (repeatable): listed with 0 requests if it served none, so that

@@ -4,6 +4,22 @@
 //! host) while [`state`] records every resource on disk, so [`down`] removes it all, also after a
 //! crash. The command-line entry points are [`run_up`], [`run_down`] and [`run_topology`].
 
+/// `println!` that ignores a closed stdout (`rudder up | head`) instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that ignores a closed stderr instead of panicking.
+macro_rules! warn {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod command;
 pub mod cpu;
 pub mod down;
@@ -131,7 +147,7 @@ pub fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let file = resolve_topology(&args.topology)?;
     if args.print_config {
         let topology = Topology::from_file(&file)?;
-        print!("{}", plan::controller_config(&topology)?);
+        say!("{}", plan::controller_config(&topology)?.trim_end());
         return Ok(());
     }
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
@@ -161,7 +177,7 @@ pub fn run_down(args: DownArgs) -> anyhow::Result<()> {
         let recorded = state::recorded_topologies(&root)?;
         match recorded.len() {
             0 => {
-                println!("no topology is up (nothing recorded in {})", root.display());
+                say!("no topology is up (nothing recorded in {})", root.display());
                 return Ok(());
             }
             1 => recorded,
@@ -169,21 +185,21 @@ pub fn run_down(args: DownArgs) -> anyhow::Result<()> {
         }
     };
     if names.is_empty() {
-        println!("no topology is up (nothing recorded in {})", root.display());
+        say!("no topology is up (nothing recorded in {})", root.display());
     }
     let mut failed = Vec::new();
     for name in names {
         let report = down::down(&root, &name)?;
         for line in &report.removed {
-            println!("removed {line}");
+            say!("removed {line}");
         }
         if !report.found && report.problems.is_empty() {
-            println!("topology {name:?} is not up (nothing recorded)");
+            say!("topology {name:?} is not up (nothing recorded)");
         } else if report.problems.is_empty() {
-            println!("topology {name:?} is down");
+            say!("topology {name:?} is down");
         } else {
             for p in &report.problems {
-                eprintln!("problem: {p}");
+                esay!("problem: {p}");
             }
             failed.push(name);
         }
@@ -217,16 +233,16 @@ pub fn run_topology(args: TopologyArgs) -> anyhow::Result<()> {
     match args.command {
         TopologyCommand::Config { topology } => {
             let topology = Topology::from_file(&resolve_topology(&topology)?)?;
-            print!("{}", plan::controller_config(&topology)?);
+            say!("{}", plan::controller_config(&topology)?.trim_end());
         }
         TopologyCommand::Check { topology } => {
             let file = resolve_topology(&topology)?;
             let topology = Topology::from_file(&file)?;
             let plan = plan::Plan::new(&topology, true)?;
             plan::controller_config(&topology)?;
-            println!("{}: topology {:?} is valid; `rudder up` would:", file.display(), topology.name);
+            say!("{}: topology {:?} is valid; `rudder up` would:", file.display(), topology.name);
             for (i, step) in plan.steps(true, true).iter().enumerate() {
-                println!("{:>3}. {step}", i + 1);
+                say!("{:>3}. {step}", i + 1);
             }
         }
         TopologyCommand::Relay { unix, to } => {

@@ -61,18 +61,15 @@ pub fn up(opts: &UpOptions) -> anyhow::Result<UpOutcome> {
     let dir = StateDir::new(&opts.state_root, &topology.name);
     if let Some(state) = dir.load()? {
         if is_up(&state) {
-            println!(
+            say!(
                 "topology {:?} is already up (state in {}); nothing to do",
                 topology.name,
                 dir.dir.display()
             );
-            print!("{}", summary(&topology, &plan, &dir.dir));
+            say!("{}", summary(&topology, &plan, &dir.dir).trim_end());
             return Ok(UpOutcome::AlreadyUp);
         }
-        println!(
-            "found a topology {:?} that is not fully up (a crash?): tearing it down first",
-            topology.name
-        );
+        say!("found a topology {:?} that is not fully up (a crash?): tearing it down first", topology.name);
         let report = down::down_dir(&dir)?;
         if !report.problems.is_empty() {
             bail!("could not clean up the earlier run: {}", report.problems.join("; "));
@@ -112,23 +109,23 @@ pub fn up(opts: &UpOptions) -> anyhow::Result<UpOutcome> {
         config_text,
     };
     let steps = plan.steps(opts.start_controller, opts.start_nodes);
-    println!("bringing up topology {:?} ({} steps)", topology.name, steps.len());
+    say!("bringing up topology {:?} ({} steps)", topology.name, steps.len());
     for (i, step) in steps.iter().enumerate() {
-        println!("[{}/{}] {step}", i + 1, steps.len());
+        say!("[{}/{}] {step}", i + 1, steps.len());
         if let Err(e) = builder.run_step(step) {
-            eprintln!("rudder up: {step}: {e:#}\nremoving what was created...");
+            esay!("rudder up: {step}: {e:#}\nremoving what was created...");
             let report = down::down_dir(&dir);
             if let Ok(r) = &report
                 && !r.problems.is_empty()
             {
-                eprintln!("cleanup problems: {}", r.problems.join("; "));
+                esay!("cleanup problems: {}", r.problems.join("; "));
             }
             return Err(e.context(format!("rudder up {}: {step}", topology.name)));
         }
     }
     builder.state.complete = true;
     builder.save()?;
-    print!("{}", summary(&topology, &plan, &dir.dir));
+    say!("{}", summary(&topology, &plan, &dir.dir).trim_end());
     Ok(UpOutcome::Started)
 }
 
@@ -221,7 +218,7 @@ impl Builder<'_> {
                 if let Shaped::WithoutNetem { dropped } = netns::shape(ns.as_deref(), interface, netem)?
                     && !dropped.is_empty()
                 {
-                    eprintln!(
+                    esay!(
                         "warning: this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM): {dropped} on {interface} \
                          not applied{}",
                         if netem.rate.is_some() { " (the rate is, with tbf)" } else { "" }
@@ -328,7 +325,7 @@ impl Builder<'_> {
             if let Some(ids) = &connected
                 && dpids.iter().all(|d| ids.contains(d))
             {
-                println!("      controller at http://{api}: {} switch(es) connected", dpids.len());
+                say!("      controller at http://{api}: {} switch(es) connected", dpids.len());
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -373,13 +370,13 @@ impl Builder<'_> {
         if let Some(share) = node.cpu {
             match cpu::limit(&self.topology.name, &h.name, pid, share) {
                 CpuLimit::Cgroup(dir) => {
-                    println!("      {} limited to {share} CPU (cgroup {})", h.name, dir.display());
+                    say!("      {} limited to {share} CPU (cgroup {})", h.name, dir.display());
                     self.record(|s| s.cgroups.push(dir))?;
                 }
                 CpuLimit::Pinned(cores) => {
-                    println!("      {} pinned to cores {cores} (no writable cgroup)", h.name)
+                    say!("      {} pinned to cores {cores} (no writable cgroup)", h.name)
                 }
-                CpuLimit::NotApplied(why) => eprintln!("warning: CPU share of {} not applied: {why}", h.name),
+                CpuLimit::NotApplied(why) => esay!("warning: CPU share of {} not applied: {why}", h.name),
             }
         }
         Ok(())
@@ -400,7 +397,7 @@ impl Builder<'_> {
                     bail!("node {} exited; {}:\n{}", h.name, log.display(), log_tail(&log, 20));
                 }
                 if self.probe(&h.namespace, node.listen) {
-                    println!(
+                    say!(
                         "      node {} ready on {} after {:.1}s",
                         h.name,
                         node.listen,

@@ -380,6 +380,9 @@ function renderNetwork({ switches, links, hosts, source }) {
   const height = 90 + tallest * 46;
   const box = $('net-svg');
   box.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  box.setAttribute('width', width);
+  box.setAttribute('height', height);
+  box.toggleAttribute('hidden', switches.length === 0);
   const xOf = new Map(switches.map((s, i) => [s.dpid, ((i + 0.5) * width) / switches.length]));
   const shapes = [];
   const items = [];
@@ -397,14 +400,15 @@ function renderNetwork({ switches, links, hosts, source }) {
     const b = backends.get(ip);
     const y = 100 + i * 46;
     if (x !== null) shapes.push(svg('line', { x1: x, y1: 52, x2: x, y2: y - 12 }));
-    const hx = x === null ? 40 + i * 90 : x;
+    const hx = x === null ? 70 + i * 130 : x;
     const group = svg('g', {});
     group.append(svg('title', {}, b ? `${ip}: ${b.node_id || 'backend'}, ${b.health}` : ip),
       svg('circle', { cx: hx, cy: y, r: 11, class: b ? b.health : '' }),
       svg('text', { x: hx, y: y + 26 }, b && b.node_id ? `${b.node_id} ${ip}` : ip));
     shapes.push(group);
     const where = h.port ? ` on ${switchName(h.port.dpid)}` : '';
-    items.push(`Host ${ip} (${h.mac})${where}${b ? ` — backend ${b.node_id || ''} ${b.health}` : ''}`);
+    const mac = h.mac ? ` (${h.mac})` : '';
+    items.push(`Host ${ip}${mac}${where}${b ? ` — backend ${b.node_id || ''} ${b.health}` : ''}`);
   });
   for (const s of switches) {
     const x = xOf.get(s.dpid);

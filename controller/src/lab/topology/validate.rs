@@ -170,7 +170,7 @@ impl Topology {
     }
 
     /// Whether the switch graph has a cycle (union-find over the links).
-    fn has_loop(&self) -> bool {
+    pub(super) fn has_loop(&self) -> bool {
         let index: HashMap<&str, usize> =
             self.switches.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
         let mut parent: Vec<usize> = (0..self.switches.len()).collect();
