@@ -199,7 +199,7 @@ pub fn run_down(args: DownArgs) -> anyhow::Result<()> {
             say!("topology {name:?} is down");
         } else {
             for p in &report.problems {
-                esay!("problem: {p}");
+                warn!("problem: {p}");
             }
             failed.push(name);
         }

@@ -113,12 +113,12 @@ pub fn up(opts: &UpOptions) -> anyhow::Result<UpOutcome> {
     for (i, step) in steps.iter().enumerate() {
         say!("[{}/{}] {step}", i + 1, steps.len());
         if let Err(e) = builder.run_step(step) {
-            esay!("rudder up: {step}: {e:#}\nremoving what was created...");
+            warn!("rudder up: {step}: {e:#}\nremoving what was created...");
             let report = down::down_dir(&dir);
             if let Ok(r) = &report
                 && !r.problems.is_empty()
             {
-                esay!("cleanup problems: {}", r.problems.join("; "));
+                warn!("cleanup problems: {}", r.problems.join("; "));
             }
             return Err(e.context(format!("rudder up {}: {step}", topology.name)));
         }
@@ -218,7 +218,7 @@ impl Builder<'_> {
                 if let Shaped::WithoutNetem { dropped } = netns::shape(ns.as_deref(), interface, netem)?
                     && !dropped.is_empty()
                 {
-                    esay!(
+                    warn!(
                         "warning: this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM): {dropped} on {interface} \
                          not applied{}",
                         if netem.rate.is_some() { " (the rate is, with tbf)" } else { "" }
@@ -376,7 +376,7 @@ impl Builder<'_> {
                 CpuLimit::Pinned(cores) => {
                     say!("      {} pinned to cores {cores} (no writable cgroup)", h.name)
                 }
-                CpuLimit::NotApplied(why) => esay!("warning: CPU share of {} not applied: {why}", h.name),
+                CpuLimit::NotApplied(why) => warn!("warning: CPU share of {} not applied: {why}", h.name),
             }
         }
         Ok(())
