@@ -111,9 +111,15 @@ mod tests {
         let addr = server.local_addr().unwrap();
         std::thread::spawn(move || {
             let (mut s, _) = server.accept().unwrap();
+            // Read the whole request first: closing a socket with unread input sends a reset.
+            let mut request = Vec::new();
             let mut buf = [0u8; 1024];
-            let n = s.read(&mut buf).unwrap();
-            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("GET /health HTTP/1.1\r\n"));
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0, "the request ended early");
+                request.extend_from_slice(&buf[..n]);
+            }
+            assert!(request.starts_with(b"GET /health HTTP/1.1\r\n"));
             s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").unwrap();
         });
         assert_eq!(http_get(addr, "/health", Duration::from_secs(5)).unwrap(), (200, "ok".to_string()));

@@ -111,15 +111,17 @@ mod tests {
         cmd.args(["-c", "echo started; exec sleep 30"]);
         let pid = spawn_detached(cmd, &log).unwrap();
         let record = ProcessRecord::of("test", "sleep", pid).expect("just started");
-        assert!(record.stop(Duration::from_secs(5)));
-        assert!(!record.is_running());
-        let deadline = Instant::now() + Duration::from_secs(2);
+        // Its output reaches the log (waited for before stopping it, so the echo has run).
+        let deadline = Instant::now() + Duration::from_secs(5);
         while !std::fs::read_to_string(&log).unwrap_or_default().contains("started")
             && Instant::now() < deadline
         {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(std::fs::read_to_string(&log).unwrap().contains("started"), "output goes to the log");
+        assert!(record.is_running());
+        assert!(record.stop(Duration::from_secs(5)));
+        assert!(!record.is_running());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

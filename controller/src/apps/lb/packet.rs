@@ -144,6 +144,72 @@ pub fn arp_request_from_vip(vip: Ipv4Addr, vip_mac: MacAddr, target: Ipv4Addr) -
     arp_frame(MacAddr::BROADCAST, vip_mac, &req)
 }
 
+/// Ones'-complement sum of `bytes` as big-endian 16-bit words (RFC 1071), added to `sum`.
+fn ones_complement_sum(bytes: &[u8], mut sum: u32) -> u32 {
+    let mut words = bytes.chunks_exact(2);
+    for w in &mut words {
+        sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
+    }
+    if let [last] = words.remainder() {
+        sum += u32::from(*last) << 8;
+    }
+    sum
+}
+
+fn fold(mut sum: u32) -> u16 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// A copy of an Ethernet/IPv4/TCP frame with both checksums computed afresh: the IPv4 header's
+/// (RFC 791 §3.1) and the TCP segment's over the pseudo-header (RFC 9293 §3.1). `None` when the
+/// frame is not unfragmented TCP over IPv4 or does not hold the whole datagram (a truncated
+/// PACKET_IN), in which case nothing can be recomputed.
+///
+/// Why: a sender with checksum offload (every veth, unless `ethtool -K tx off`) hands the switch a
+/// TCP segment whose checksum field holds only the pseudo-header sum, to be completed by "the NIC".
+/// Open vSwitch's userspace datapath with `userspace-tso-enable` carries that "checksum partial" mark
+/// along when it forwards the packet itself, but a PACKET_IN loses it: the frame the controller sends
+/// back in a PACKET_OUT reaches the receiver with a wrong checksum and is dropped (`TcpInCsumErrors`).
+/// For a flow's first SYN that costs the client a 1 s retransmission timeout.
+pub fn with_checksums_completed(frame: &[u8]) -> Option<Vec<u8>> {
+    if u16_at(frame, 12)? != ETH_TYPE_IPV4 {
+        return None;
+    }
+    let ip = frame.get(ETH_HEADER_LEN..)?;
+    let version_ihl = *ip.first()?;
+    let ihl = usize::from(version_ihl & 0x0f) * 4;
+    if version_ihl >> 4 != 4 || ihl < 20 || *ip.get(9)? != IP_PROTO_TCP {
+        return None;
+    }
+    // Fragments (MF set or a non-zero offset) cannot be summed alone.
+    if u16_at(ip, 6)? & 0x3fff != 0 {
+        return None;
+    }
+    let total_len = usize::from(u16_at(ip, 2)?);
+    if total_len < ihl + 20 || ip.len() < total_len {
+        return None;
+    }
+    let mut out = frame.to_vec();
+    let ip_start = ETH_HEADER_LEN;
+    let tcp_start = ip_start + ihl;
+    let tcp_end = ip_start + total_len;
+    // IPv4 header checksum.
+    out[ip_start + 10..ip_start + 12].fill(0);
+    let ip_sum = fold(ones_complement_sum(&out[ip_start..tcp_start], 0));
+    out[ip_start + 10..ip_start + 12].copy_from_slice(&ip_sum.to_be_bytes());
+    // TCP checksum: pseudo-header (source, destination, zero + protocol, TCP length), then segment.
+    out[tcp_start + 16..tcp_start + 18].fill(0);
+    let tcp_len = (total_len - ihl) as u32;
+    let mut sum = ones_complement_sum(&out[ip_start + 12..ip_start + 20], 0);
+    sum += u32::from(IP_PROTO_TCP) + tcp_len;
+    let tcp_sum = fold(ones_complement_sum(&out[tcp_start..tcp_end], sum));
+    out[tcp_start + 16..tcp_start + 18].copy_from_slice(&tcp_sum.to_be_bytes());
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +299,49 @@ mod tests {
         bad_ihl[14] = 0x43;
         assert_eq!(parse_tcp(&bad_ihl), None);
         assert_eq!(parse_arp(&request(VIP)[..40]), None);
+    }
+
+    /// The checksum of `bytes` including their checksum field: 0 when that field is right.
+    fn verify(bytes: &[u8], pseudo: u32) -> u16 {
+        fold(ones_complement_sum(bytes, pseudo))
+    }
+
+    #[test]
+    fn completes_a_partial_tcp_checksum_and_the_ip_checksum() {
+        let mut f = tcp_syn();
+        f.extend_from_slice(&[0; 6]); // Ethernet padding after the 40-byte datagram
+        // What an offloading sender leaves: the pseudo-header sum only.
+        f[14 + 20 + 16..14 + 20 + 18].copy_from_slice(&0x1234u16.to_be_bytes());
+        let fixed = with_checksums_completed(&f).expect("a whole TCP datagram");
+        assert_eq!(fixed.len(), f.len());
+        assert_ne!(fixed[14 + 10..14 + 12], [0, 0], "IP checksum filled in");
+        assert_eq!(verify(&fixed[14..34], 0), 0, "IPv4 header checksum verifies");
+        let pseudo = ones_complement_sum(&fixed[26..34], 0) + u32::from(IP_PROTO_TCP) + 20;
+        assert_eq!(verify(&fixed[34..54], pseudo), 0, "TCP checksum verifies");
+        assert_eq!(&fixed[54..], &[0; 6], "padding kept, not summed");
+        assert_eq!(with_checksums_completed(&fixed), Some(fixed.clone()), "idempotent");
+        // Odd-length payload: the last byte is padded with zero in the sum.
+        let mut odd = tcp_syn();
+        odd.push(0xab);
+        odd[14 + 3] = 41;
+        let fixed = with_checksums_completed(&odd).expect("whole");
+        let pseudo = ones_complement_sum(&fixed[26..34], 0) + u32::from(IP_PROTO_TCP) + 21;
+        assert_eq!(verify(&fixed[34..55], pseudo), 0);
+    }
+
+    #[test]
+    fn leaves_truncated_fragmented_and_non_tcp_frames_alone() {
+        let f = tcp_syn();
+        assert_eq!(with_checksums_completed(&f[..f.len() - 1]), None, "datagram cut short");
+        let mut frag = f.clone();
+        frag[14 + 6] = 0x20; // more fragments
+        assert_eq!(with_checksums_completed(&frag), None);
+        let mut udp = f.clone();
+        udp[14 + 9] = 17;
+        assert_eq!(with_checksums_completed(&udp), None);
+        assert_eq!(with_checksums_completed(&request(VIP)), None);
+        for cut in 0..f.len() {
+            let _ = with_checksums_completed(&f[..cut]);
+        }
     }
 }

@@ -21,6 +21,7 @@ use ofproto::{MacAddr, PortNo};
 
 use super::COOKIE_TAG;
 use super::backend::BackendId;
+use super::packet::with_checksums_completed;
 use super::pool::{BackendTarget, FlowKey, PoolId};
 use crate::apps::make_cookie;
 use crate::apps::topology::Hop;
@@ -295,12 +296,19 @@ impl Steering {
     /// a FLOW_MOD and a later PACKET_OUT in either order unless a BARRIER separates them (OF1.3.5
     /// §6.2), so TABLE could meet the trap rule and bounce the packet back to the controller; explicit
     /// actions need no barrier round trip. A packet buffered on the switch is released by buffer id.
+    ///
+    /// A packet sent as data has its IPv4 and TCP checksums completed first
+    /// ([`with_checksums_completed`]): the client's SYN usually arrives with a checksum its sender left
+    /// to offload, which the switch's set_field only adjusts, and the backend would drop it as
+    /// corrupt. The switch still adjusts the now-complete checksum for the rewrite (OF1.3.5 §7.2.5).
     pub fn first_packet_out(&self, packet_in: &PacketIn, in_port: PortNo, to_backend: PortNo) -> PacketOut {
         let actions = self.forward_actions(to_backend);
         if packet_in.buffer_id != NO_BUFFER {
             PacketOut::from_buffer(packet_in.buffer_id, in_port, actions)
         } else {
-            PacketOut::new(in_port, actions, packet_in.data.clone())
+            let data = with_checksums_completed(&packet_in.data)
+                .map_or_else(|| packet_in.data.clone(), bytes::Bytes::from);
+            PacketOut::new(in_port, actions, data)
         }
     }
 }
