@@ -5,7 +5,7 @@ SHELL := /bin/bash
 # Debian packages the tests and the demo use. Installed only when missing.
 APT_PACKAGES := openvswitch-switch openvswitch-common openvswitch-testcontroller mininet \
                 iproute2 iputils-ping python3-venv python3-pip curl \
-                chromium chromium-driver fonts-dejavu-core ethtool
+                chromium chromium-driver fonts-dejavu-core ethtool prometheus
 VENV := .venv
 PY := $(VENV)/bin/python
 

@@ -23,6 +23,7 @@ macro_rules! warn {
 pub mod command;
 pub mod cpu;
 pub mod down;
+pub mod monitoring;
 pub mod net;
 pub mod netns;
 pub mod ovs;
@@ -109,6 +110,15 @@ pub enum TopologyCommand {
     Check {
         /// Topology file or name.
         topology: String,
+    },
+    /// Print a Prometheus configuration (prometheus.yml) that scrapes the topology's controller
+    /// (job rudder-controller) and every inference node (job rudder-node, labels node and model).
+    Prometheus {
+        /// Topology file or name.
+        topology: String,
+        /// Scrape (and rule evaluation) interval in seconds.
+        #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+        scrape_interval: f64,
     },
     /// Relay a Unix socket to a TCP address (used by `rudder up` between the switch namespace and
     /// the controller).
@@ -244,6 +254,14 @@ pub fn run_topology(args: TopologyArgs) -> anyhow::Result<()> {
             for (i, step) in plan.steps(true, true).iter().enumerate() {
                 say!("{:>3}. {step}", i + 1);
             }
+        }
+        TopologyCommand::Prometheus { topology, scrape_interval } => {
+            if !(scrape_interval.is_finite() && (0.001..=3600.0).contains(&scrape_interval)) {
+                bail!("--scrape-interval must be between 0.001 and 3600 seconds");
+            }
+            let topology = Topology::from_file(&resolve_topology(&topology)?)?;
+            let interval = Duration::from_secs_f64(scrape_interval);
+            say!("{}", monitoring::prometheus_config(&topology, interval)?.trim_end());
         }
         TopologyCommand::Relay { unix, to } => {
             net::relay(&unix, to).with_context(|| format!("relaying {} to {to}", unix.display()))?;
