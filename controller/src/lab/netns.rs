@@ -72,7 +72,34 @@ pub fn set_up(namespace: Option<&str>, name: &str, mac: Option<MacAddr>) -> Resu
     if let Some(mac) = mac {
         ip(namespace, &["link", "set", "dev", name, "address", &mac.to_string()])?;
     }
-    ip(namespace, &["link", "set", "dev", name, "up"]).map(drop)
+    ip(namespace, &["link", "set", "dev", name, "up"])?;
+    disable_tx_checksum_offload(namespace, name);
+    Ok(())
+}
+
+/// Makes `name` send frames with complete checksums (`ethtool -K name tx off`), best effort.
+///
+/// A veth normally leaves TCP checksums to "offload", so frames carry only a partial checksum. OVS's
+/// userspace datapath forwards those correctly along flow rules, but a frame that goes up to the
+/// controller as a PACKET_IN loses the partial-checksum mark, and when an app sends it back out
+/// (l2switch's first packet, the load balancer's first SYN) the receiver drops it as corrupt and the
+/// client only gets through on its retransmission, a second later. Without ethtool the interface keeps
+/// offload on; the load balancer still completes the checksums of the packets it re-injects.
+pub fn disable_tx_checksum_offload(namespace: Option<&str>, name: &str) {
+    let mut cmd = match namespace {
+        Some(ns) => {
+            let mut c = std::process::Command::new("ip");
+            c.args(["netns", "exec", ns, "ethtool"]);
+            c
+        }
+        None => std::process::Command::new("ethtool"),
+    };
+    cmd.args(["-K", name, "tx", "off"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if !matches!(cmd.status(), Ok(s) if s.success()) {
+        tracing::debug!(interface = name, "could not turn TX checksum offload off (is ethtool installed?)");
+    }
 }
 
 /// Adds `ip/prefix` to `name` (which also routes the subnet through it).
