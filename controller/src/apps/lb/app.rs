@@ -214,6 +214,22 @@ impl LbApp {
         }
     }
 
+    /// Sends the first packet of a flow once the switch has confirmed the rules queued before it.
+    ///
+    /// Open vSwitch applies a FlowMod to its tables at once but to the datapath's cached megaflows
+    /// only when its revalidators run; a host that already talked to the backend directly (the
+    /// machine running the health probes) would otherwise get the backend's SYN-ACK through a stale
+    /// cached path, not rewritten to the VIP. The barrier runs on its own task: the app never waits.
+    fn send_after_barrier(&self, dpid: u64, packet_out: Message) {
+        let Some(sw) = self.switches.get(&dpid) else { return };
+        let dp = sw.dp.clone();
+        tokio::spawn(async move {
+            if dp.barrier().await.is_ok() {
+                let _ = dp.try_send(&packet_out);
+            }
+        });
+    }
+
     /// Sends `msgs` to switch `dpid`, waiting for queue room (configuration changes).
     async fn send(&self, dpid: u64, msgs: &[Message]) {
         let Some(sw) = self.switches.get(&dpid) else { return };
@@ -426,7 +442,8 @@ impl LbApp {
         let packet_out = Message::PacketOut(steering.first_packet_out(packet_in, in_port, first_out));
         if fwd.len() == 1 && rev.len() == 1 {
             let [forward, reverse] = steering.single_switch(first_out, rev[0].out_port);
-            self.send_now(dpid, &[Message::FlowMod(reverse), Message::FlowMod(forward), packet_out]);
+            self.send_now(dpid, &[Message::FlowMod(reverse), Message::FlowMod(forward)]);
+            self.send_after_barrier(dpid, packet_out);
             return;
         }
         match steering.along_paths(&fwd, &rev) {
@@ -440,8 +457,8 @@ impl LbApp {
                         self.send_now(rule_dpid, &[Message::FlowMod(rule)]);
                     }
                 }
-                ingress.push(packet_out);
                 self.send_now(dpid, &ingress);
+                self.send_after_barrier(dpid, packet_out);
             }
             Err(e) => warn!(cause = %e, "lb: could not build path rules"),
         }
