@@ -59,6 +59,7 @@ fn a_photo_sent_to_the_vip_is_classified_by_a_backend() {
     assert!(config.contains("[[lb.pools]]") && config.contains(&lab.ip(100).to_string()), "{config}");
 
     lab.up(&[]);
+    lab.wait_lb_healthy(std::time::Duration::from_secs(60));
     let photo = lab::models_dir().join("samples/chelsea.png");
     let data = format!("@{}", photo.display());
     let url = format!("http://{}:8000/predict", lab.ip(100));

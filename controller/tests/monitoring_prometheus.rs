@@ -279,6 +279,7 @@ fn prometheus_scrapes_every_target_of_a_running_topology_and_sees_each_backend()
     assert!(check.status.success(), "promtool: {}", String::from_utf8_lossy(&check.stderr));
 
     lab.up(&[]);
+    lab.wait_lb_healthy(Duration::from_secs(60));
     let prometheus = PrometheusServer::start(&config, &lab.dir.join("tsdb"), lab.dir.join("prometheus.log"));
     let deadline = Instant::now() + Duration::from_secs(60);
 

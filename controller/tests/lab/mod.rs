@@ -105,6 +105,32 @@ impl Lab {
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
     }
 
+    /// Waits until the load balancer reports every backend of every pool healthy: `rudder up`
+    /// returns once the nodes answer `/health`, which can be before the first probe has closed a
+    /// breaker on a loaded machine.
+    pub fn wait_lb_healthy(&self, timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut last = String::from("no answer");
+        while std::time::Instant::now() < deadline {
+            if let Ok((200, body)) = http_get(self.api, "/lb/stats") {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) {
+                    let pools = v["pools"].as_array().cloned().unwrap_or_default();
+                    let health: Vec<String> = pools
+                        .iter()
+                        .flat_map(|p| p["backends"].as_array().cloned().unwrap_or_default())
+                        .map(|b| b["health"].as_str().unwrap_or("?").to_string())
+                        .collect();
+                    if !health.is_empty() && health.iter().all(|h| h == "healthy") {
+                        return;
+                    }
+                }
+                last = body;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        panic!("the load balancer did not report every backend healthy within {timeout:?}: {last}");
+    }
+
     pub fn down(&self) -> String {
         let out = self.rudder(&["down", &self.name]);
         assert!(out.status.success(), "rudder down failed:\n{}", String::from_utf8_lossy(&out.stderr));
