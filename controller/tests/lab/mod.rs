@@ -114,13 +114,8 @@ impl Lab {
         while std::time::Instant::now() < deadline {
             if let Ok((200, body)) = http_get(self.api, "/lb/stats") {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) {
-                    let pools = v["pools"].as_array().cloned().unwrap_or_default();
-                    let health: Vec<String> = pools
-                        .iter()
-                        .flat_map(|p| p["backends"].as_array().cloned().unwrap_or_default())
-                        .map(|b| b["health"].as_str().unwrap_or("?").to_string())
-                        .collect();
-                    if !health.is_empty() && health.iter().all(|h| h == "healthy") {
+                    let (healthy, total) = rudder_controller::demo::count_healthy(&v);
+                    if total > 0 && healthy == total {
                         return;
                     }
                 }
