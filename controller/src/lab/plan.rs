@@ -416,6 +416,12 @@ fn node_plan(host: &HostSpec) -> Option<NodePlan> {
 /// hosts' address, port, MAC and model.
 pub fn lb_config(topology: &Topology) -> LbConfig {
     let mut lb = LbConfig::default();
+    if let Some(interval) = topology.controller.probe_interval {
+        lb.probe_interval_ms = interval.micros.div_ceil(1000);
+    }
+    if let Some(timeout) = topology.controller.probe_timeout {
+        lb.probe_timeout_ms = timeout.micros.div_ceil(1000);
+    }
     lb.pools.extend(topology.pools.iter().map(|p| {
         let defaults = PoolConfig::default();
         PoolConfig {

@@ -50,6 +50,12 @@ pub struct ControllerSpec {
     pub openflow: SocketAddr,
     /// The REST API (and `/metrics`, the dashboard).
     pub api: SocketAddr,
+    /// How often the load balancer probes each backend's `/health` (`"1s"`); the balancer's own
+    /// default (5 s, as the seed system) when absent. A dead node is ejected after three failed
+    /// probes, so this sets how fast failover reacts.
+    pub probe_interval: Option<Delay>,
+    /// How long one probe may take before it counts as failed (the balancer's default, 1 s).
+    pub probe_timeout: Option<Delay>,
 }
 
 impl Default for ControllerSpec {
@@ -58,6 +64,8 @@ impl Default for ControllerSpec {
             apps: vec!["l2switch".to_string()],
             openflow: SocketAddr::from(([127, 0, 0, 1], 6653)),
             api: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            probe_interval: None,
+            probe_timeout: None,
         }
     }
 }

@@ -187,6 +187,24 @@ fn a_topology_without_pools_has_no_lb_section_and_weights_carry_over() {
 }
 
 #[test]
+fn probe_timing_in_the_topology_reaches_the_balancer() {
+    // The shipped topologies probe every second, so a killed node is ejected within seconds.
+    let default = lb_config(&repo_topology("default.toml"));
+    assert_eq!((default.probe_interval_ms, default.probe_timeout_ms), (1000, 500));
+
+    let mut topology = repo_topology("default.toml");
+    topology.controller.probe_interval = None;
+    topology.controller.probe_timeout = None;
+    let lb = lb_config(&topology);
+    assert_eq!((lb.probe_interval_ms, lb.probe_timeout_ms), (5000, 1000), "the balancer's defaults");
+
+    // Too fast to be useful: refused with the balancer's own limit in the message.
+    topology.controller.probe_interval = Some("20ms".parse().unwrap());
+    let err = controller_config(&topology).unwrap_err().to_string();
+    assert!(err.contains("probe_interval_ms"), "{err}");
+}
+
+#[test]
 fn colliding_interface_names_are_refused() {
     // Long switch names make the link ports `l0a`/`l0b`; a host named `l0a` would take the same
     // name in the switch namespace.
