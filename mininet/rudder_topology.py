@@ -8,7 +8,7 @@ standard library, so its unit tests (``mininet/tests/``) run without root or Min
 The file format is described in ``docs/topologies.md``; in short::
 
     name, description, subnet
-    [controller] apps, openflow, api
+    [controller] apps, openflow, api, probe_interval?, probe_timeout?
     [[switches]] name, dpid?
     [[links]] a, b, delay?, jitter?, loss?, rate?
     [[hosts]] name, role (client|inference), switch, ip, mac?, port?, model?, cpu?,
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ DEFAULT_APPS = ('l2switch', 'lb')
 # should not pass silently, but a key added to the format later should not stop a run either).
 _TOP_KEYS = {'name', 'description', 'subnet', 'controller', 'switches', 'links', 'hosts',
              'pools', 'host_access'}
-_CONTROLLER_KEYS = {'apps', 'openflow', 'api'}
+_CONTROLLER_KEYS = {'apps', 'openflow', 'api', 'probe_interval', 'probe_timeout'}
 _SWITCH_KEYS = {'name', 'dpid'}
 _LINK_PARAM_KEYS = {'delay', 'jitter', 'loss', 'rate'}
 _LINK_KEYS = {'a', 'b'} | _LINK_PARAM_KEYS
@@ -162,6 +163,9 @@ class Topology:
     pools: tuple[Pool, ...]
     host_access: HostAccess | None
     warnings: tuple[str, ...] = ()
+    # `[controller] probe_interval/probe_timeout` in milliseconds; None keeps the balancer's default.
+    probe_interval_ms: int | None = None
+    probe_timeout_ms: int | None = None
 
     def host(self, name: str) -> Host:
         for h in self.hosts:
@@ -215,6 +219,14 @@ def parse_duration(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _DURATION.match(value.strip()):
         raise TopologyError(f'{where}: expected a duration like "5ms", "250us" or "1s", got {value!r}')
     return value.strip()
+
+
+def duration_ms(value: Any, where: str) -> int:
+    """A duration (`"1s"`, `"500ms"`) in whole milliseconds, rounded up."""
+    text = parse_duration(value, where)
+    number = text.rstrip('smu')
+    scale = {'us': 0.001, 'ms': 1.0, 's': 1000.0}[text[len(number):]]
+    return math.ceil(float(number) * scale)
 
 
 def parse_rate_mbit(value: Any, where: str) -> float:
@@ -472,6 +484,8 @@ def _parse(doc: dict[str, Any]) -> Topology:
         raise TopologyError(f'controller.apps: expected a list of app names, got {apps!r}')
     openflow = parse_endpoint(controller.get('openflow', DEFAULT_OPENFLOW), 'controller.openflow')
     api = parse_endpoint(controller.get('api', DEFAULT_API), 'controller.api')
+    probe_ms = {key: duration_ms(controller[key], f'controller.{key}')
+                for key in ('probe_interval', 'probe_timeout') if key in controller}
     switches = _parse_switches(doc, warnings)
     switch_names = {s.name for s in switches}
     links = _parse_links(doc, switch_names, warnings)
@@ -479,7 +493,8 @@ def _parse(doc: dict[str, Any]) -> Topology:
     pools = _parse_pools(doc, hosts, warnings)
     host_access = _parse_host_access(doc, subnet, switch_names, hosts, warnings)
     return Topology(name, str(doc.get('description', '')), subnet, tuple(apps), openflow, api,
-                    switches, links, hosts, pools, host_access, tuple(warnings))
+                    switches, links, hosts, pools, host_access, tuple(warnings),
+                    probe_ms.get('probe_interval'), probe_ms.get('probe_timeout'))
 
 
 def load(path: str | Path) -> Topology:
@@ -524,6 +539,10 @@ def controller_config(topo: Topology) -> str:
     ]
     if topo.pools:
         lines += ['', '[lb]']
+        if topo.probe_interval_ms is not None:
+            lines.append(f'probe_interval_ms = {topo.probe_interval_ms}')
+        if topo.probe_timeout_ms is not None:
+            lines.append(f'probe_timeout_ms = {topo.probe_timeout_ms}')
     for pool in topo.pools:
         lines += ['', '[[lb.pools]]',
                   f'name = {_toml_value(pool.name)}',

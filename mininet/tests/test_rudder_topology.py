@@ -120,6 +120,26 @@ class ControllerConfigTests(unittest.TestCase):
              'model_version': 'v2'},
         ])
 
+    def test_probe_timing_reaches_the_lb_section(self) -> None:
+        doc = small_doc()
+        doc['controller']['probe_interval'] = '1s'
+        doc['controller']['probe_timeout'] = '250ms'
+        topo = rudder_topology.parse(doc)
+        self.assertEqual(topo.warnings, ())
+        config = tomllib.loads(rudder_topology.controller_config(topo))
+        self.assertEqual((config['lb']['probe_interval_ms'], config['lb']['probe_timeout_ms']),
+                         (1000, 250))
+        doc['controller']['probe_interval'] = 'soon'
+        with self.assertRaisesRegex(TopologyError, 'controller.probe_interval'):
+            rudder_topology.parse(doc)
+
+    def test_shipped_topologies_probe_every_second(self) -> None:
+        for path in sorted((HERE.parent.parent / 'topologies').glob('*.toml')):
+            with self.subTest(path.name):
+                topo = rudder_topology.load(path)
+                self.assertEqual(topo.warnings, ())
+                self.assertEqual(topo.probe_interval_ms, 1000)
+
     def test_no_pools_no_lb_section(self) -> None:
         doc = small_doc()
         doc['pools'] = []
