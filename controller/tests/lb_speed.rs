@@ -2,7 +2,8 @@
 //! them. Ignored by default; run with
 //!
 //! ```sh
-//! RUDDER_NODE_BIN=target/debug/rudder-node cargo test -p rudder-controller --test lb_speed -- --ignored --nocapture
+//! cargo build --release -p rudder-node
+//! RUDDER_NODE_BIN=target/release/rudder-node cargo test --release -p rudder-controller --test lb_speed -- --ignored --nocapture
 //! ```
 //!
 //! In one lab (three nodes, one client, all in namespaces on one userspace OVS bridge) it measures

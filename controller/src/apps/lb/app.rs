@@ -55,6 +55,10 @@ use crate::ofp::{DatapathHandle, Event};
 
 /// How often the app's timer runs: breaker cool-downs, ARP for unlocated backends, flow stats.
 pub const TICK: Duration = Duration::from_millis(500);
+/// How long after sending a flow's rules a later packet of it that reaches the controller is taken
+/// for one that raced the rules into the switch's cache (see [`LbApp::on_tcp`]).
+pub(super) const RULES_FRESH: Duration = Duration::from_secs(1);
+const TCP_SYN: u8 = 0x02;
 /// Flow stats are polled every this many ticks.
 const STATS_EVERY_TICKS: u64 = 4;
 
@@ -72,6 +76,8 @@ struct PoolEntry {
     installed: HashMap<u64, proactive::Installed>,
     /// Bytes already exported to `rudder_lb_bytes_total`, per backend.
     bytes_exported: HashMap<BackendId, u64>,
+    /// Flows whose rules were sent within [`RULES_FRESH`], and when (pruned by the timer).
+    rules_sent: HashMap<FlowKey, Instant>,
 }
 
 impl PoolEntry {
@@ -174,6 +180,7 @@ impl LbApp {
             probes: HashMap::new(),
             installed: HashMap::new(),
             bytes_exported: HashMap::new(),
+            rules_sent: HashMap::new(),
         };
         self.pools.insert(id, entry);
         let backends: Vec<BackendId> =
@@ -440,6 +447,20 @@ impl LbApp {
         self.metrics.active_flows.with_label_values(&[&pool_name, &backend_label]).set(active as i64);
         let first_out = fwd[0].out_port;
         let packet_out = Message::PacketOut(steering.first_packet_out(packet_in, in_port, first_out));
+        // Open vSwitch's userspace datapath keeps sending a new flow's later packets (its ACK, its
+        // request) to the controller until its revalidators replace the cached "to controller"
+        // megaflow, which under a high flow rate takes milliseconds. Those packets only need
+        // forwarding: installing the same rules again would trigger yet another revalidation. The
+        // client sends them only after the SYN-ACK, so its SYN has reached the backend and they
+        // cannot overtake it. A SYN (retransmission) or a flow whose rules are older (the switch
+        // may have lost them) gets its rules again.
+        let now = Instant::now();
+        let fresh = entry.rules_sent.get(&key).is_some_and(|t| now.duration_since(*t) < RULES_FRESH);
+        if known && fresh && tcp.tcp_flags & TCP_SYN == 0 {
+            self.send_now(dpid, &[packet_out]);
+            return;
+        }
+        entry.rules_sent.insert(key, now);
         if fwd.len() == 1 && rev.len() == 1 {
             let [forward, reverse] = steering.single_switch(first_out, rev[0].out_port);
             self.send_now(dpid, &[Message::FlowMod(reverse), Message::FlowMod(forward)]);

@@ -102,6 +102,7 @@ impl LbApp {
         let now = Instant::now();
         let mut transitions: Vec<(PoolId, BackendId, Transition)> = Vec::new();
         for entry in self.pools.values_mut() {
+            entry.rules_sent.retain(|_, sent| now.duration_since(*sent) < super::RULES_FRESH);
             let ids: Vec<BackendId> = entry.pool.backends().iter().map(|b| b.id).collect();
             for id in ids {
                 if let Ok(b) = entry.pool.backend_mut(id)
