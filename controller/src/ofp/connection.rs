@@ -107,9 +107,17 @@ struct FrameReader {
     rd: OwnedReadHalf,
     buf: BytesMut,
     framer: Framer,
+    /// When the last read from the socket returned. Every frame of one read arrived together, so
+    /// they share this time (one clock read per read, not per frame: the clock showed in profiles).
+    read_at: Instant,
 }
 
 impl FrameReader {
+    /// A whole frame already in the buffer, without reading the socket.
+    fn buffered(&mut self) -> Result<Option<Bytes>, ConnectionError> {
+        Ok(self.framer.next_frame(&mut self.buf)?)
+    }
+
     async fn next(&mut self) -> Result<Bytes, ConnectionError> {
         loop {
             if let Some(frame) = self.framer.next_frame(&mut self.buf)? {
@@ -121,6 +129,7 @@ impl FrameReader {
             if self.rd.read_buf(&mut self.buf).await? == 0 {
                 return Err(ConnectionError::Eof);
             }
+            self.read_at = Instant::now();
         }
     }
 }
@@ -153,6 +162,7 @@ pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, conn_id: u64,
         rd,
         buf: BytesMut::with_capacity(16 * 1024),
         framer: Framer::new(ctx.config.max_message_len),
+        read_at: Instant::now(),
     };
 
     let handshake =
@@ -382,7 +392,15 @@ async fn read_loop(
     let packet_ins = ctx.metrics.packet_ins.with_label_values(&[label]);
 
     loop {
-        let frame = tokio::select! {
+        let buffered = reader.buffered();
+        let frame = match buffered {
+            // Frames left over from the last read are taken without a `select!`, which would set up
+            // a fresh close notification per frame (it showed in profiles); a close is still
+            // noticed between frames.
+            Ok(Some(_)) if dp.is_closed() => return Err(ConnectionError::Closed),
+            Ok(Some(frame)) => Ok(frame),
+            Err(e) => Err(e),
+            Ok(None) => tokio::select! {
             biased;
             _ = dp.closed() => return Err(ConnectionError::Closed),
             frame = reader.next() => frame,
@@ -397,6 +415,7 @@ async fn read_loop(
                 }
                 continue;
             }
+            },
         };
         let frame = match frame {
             Ok(f) => f,
@@ -411,7 +430,7 @@ async fn read_loop(
             }
             Err(e) => return Err(e),
         };
-        let received = Instant::now();
+        let received = reader.read_at;
         last_heard = received;
         unanswered = 0;
 
