@@ -65,7 +65,14 @@ impl Connection {
         head.push_str("\r\n");
         let mut message = head.into_bytes();
         message.extend_from_slice(body);
-        self.write_all(&message).await?;
+        if let Err(e) = self.write_all(&message).await {
+            // A server may answer before it has read the whole body (413 for an oversize upload)
+            // and close, so the rest of the write fails. The answer is still in the receive buffer.
+            if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) {
+                return self.read_response().await.map_err(|_| e);
+            }
+            return Err(e);
+        }
         self.read_response().await
     }
 
