@@ -132,8 +132,17 @@ pub const NO_BUFFER: u32 = 0xffff_ffff;
 pub const TABLE_ALL: u8 = 0xff;
 
 /// A 48-bit Ethernet address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct MacAddr(pub [u8; 6]);
+
+/// Hashes the address as one integer: one hasher call instead of a length prefix and a byte slice,
+/// which matters to controllers that look MACs up per PACKET_IN. Equal addresses hash equally.
+impl std::hash::Hash for MacAddr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let b = self.0;
+        state.write_u64(u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]]));
+    }
+}
 
 impl MacAddr {
     pub const BROADCAST: MacAddr = MacAddr([0xff; 6]);

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use ofproto::action::Action;
 use ofproto::flow::FlowMod;
 use ofproto::instruction::Instruction;
@@ -182,12 +182,18 @@ pub fn messages_for(
 pub struct L2Switch {
     macs: MacTables,
     messages: ForwardingMessages,
+    /// Encoding space for the messages, shared by every switch (see `DatapathHandle::send_all_in`).
+    arena: BytesMut,
 }
 
 impl L2Switch {
     /// `idle_timeout` 0 means flows never expire (simple_switch_13's behaviour).
     pub fn new(idle_timeout: u16) -> L2Switch {
-        L2Switch { macs: MacTables::default(), messages: ForwardingMessages::new(idle_timeout) }
+        L2Switch {
+            macs: MacTables::default(),
+            messages: ForwardingMessages::new(idle_timeout),
+            arena: BytesMut::new(),
+        }
     }
 }
 
@@ -212,7 +218,7 @@ impl App for L2Switch {
                 let Some(in_port) = packet_in.in_port() else { return };
                 let decision = self.macs.learn_and_decide(dp.dpid(), in_port, &packet_in.data);
                 let msgs = self.messages.prepare(&decision, packet_in, in_port);
-                if !msgs.is_empty() && dp.send_all(msgs).await.is_err() {
+                if !msgs.is_empty() && dp.send_all_in(&mut self.arena, msgs).await.is_err() {
                     debug!(dpid = dp.dpid(), "switch gone while forwarding");
                 }
                 self.messages.release();

@@ -82,8 +82,25 @@ pub trait App: Send + 'static {
     }
 }
 
+/// An event on its way to one app: owned when that app is its only recipient (the usual case for a
+/// PACKET_IN, routed by cookie), shared when several apps get it.
+pub(crate) enum Delivered {
+    Owned(Event),
+    Shared(Arc<Event>),
+}
+
+impl std::ops::Deref for Delivered {
+    type Target = Event;
+    fn deref(&self) -> &Event {
+        match self {
+            Delivered::Owned(event) => event,
+            Delivered::Shared(event) => event,
+        }
+    }
+}
+
 pub(crate) struct Envelope {
-    pub event: Arc<Event>,
+    pub event: Delivered,
     /// When the message behind the event was read off the socket.
     pub received: Instant,
 }
@@ -196,22 +213,30 @@ impl Dispatcher {
         };
         for app in self.apps.iter() {
             if cookie.is_none_or(|c| self.is_routed_to(c, app)) {
-                let _ = app.tx.send(Envelope { event: event.clone(), received }).await;
+                let _ = app.tx.send(Envelope { event: Delivered::Shared(event.clone()), received }).await;
             }
         }
     }
 
     /// Delivers an event that may be dropped under overload (PACKET_IN, unsolicited errors).
     pub(crate) fn offer(&self, event: Event, received: Instant) {
-        let event = Arc::new(event);
-        let cookie = match &*event {
+        let cookie = match &event {
             Event::PacketIn { packet_in, .. } => Some(packet_in.cookie),
             _ => None,
         };
-        for app in self.apps.iter().filter(|a| cookie.is_none_or(|c| self.is_routed_to(c, a))) {
-            if app.tx.try_send(Envelope { event: event.clone(), received }).is_err() {
+        let routed = |a: &&AppSlot| cookie.is_none_or(|c| self.is_routed_to(c, a));
+        let mut recipients = self.apps.iter().filter(routed);
+        let (Some(first), second) = (recipients.next(), recipients.next()) else { return };
+        let offer_to = |app: &AppSlot, event: Delivered| {
+            if app.tx.try_send(Envelope { event, received }).is_err() {
                 self.metrics.packet_ins_dropped.with_label_values(&[app.name]).inc();
             }
+        };
+        // One recipient (a PACKET_IN routed by its cookie): no shared allocation per packet.
+        let Some(second) = second else { return offer_to(first, Delivered::Owned(event)) };
+        let event = Arc::new(event);
+        for app in [first, second].into_iter().chain(recipients) {
+            offer_to(app, Delivered::Shared(event.clone()));
         }
     }
 }
@@ -226,5 +251,51 @@ mod tests {
         assert_eq!(cookie_tag_of(c), 0x4c42);
         assert_eq!(c & 0xffff, 0x1234);
         assert_eq!(cookie_tag_of(0), 0);
+    }
+
+    fn slot(
+        name: &'static str,
+        cookie_tag: Option<u16>,
+        wants_table_miss: bool,
+    ) -> (AppSlot, mpsc::Receiver<Envelope>) {
+        let (tx, rx) = mpsc::channel(8);
+        (AppSlot { name, cookie_tag, wants_table_miss, tx }, rx)
+    }
+
+    fn packet_in(cookie: u64) -> Event {
+        let (dp, _rx) = crate::ofp::datapath::DatapathHandle::unconnected(1, 1);
+        let packet_in = ofproto::packet::PacketIn {
+            buffer_id: ofproto::types::NO_BUFFER,
+            total_len: 0,
+            reason: ofproto::packet::PacketInReason::from(0),
+            table_id: 0,
+            cookie,
+            r#match: ofproto::oxm::Match::default(),
+            data: bytes::Bytes::new(),
+        };
+        Event::PacketIn { dp, packet_in }
+    }
+
+    #[test]
+    fn packet_ins_go_to_the_app_their_cookie_names_or_to_the_table_miss_apps() {
+        let (l2, mut l2_rx) = slot("l2switch", Some(0x4c32), true);
+        let (lb, mut lb_rx) = slot("lb", Some(0x4c42), false);
+        let (watch, mut watch_rx) = slot("watch", None, true);
+        let dispatcher = Dispatcher::new(vec![l2, lb, watch], Metrics::new());
+
+        // Tagged: only the app with the tag, and it gets the event itself, not a shared copy.
+        dispatcher.offer(packet_in(make_cookie(0x4c42, 7)), Instant::now());
+        let got = lb_rx.try_recv().expect("lb gets its packet-in");
+        assert!(matches!(got.event, Delivered::Owned(Event::PacketIn { .. })));
+        assert!(l2_rx.try_recv().is_err() && watch_rx.try_recv().is_err());
+
+        // Untagged (table-miss): every table-miss app, sharing one event.
+        dispatcher.offer(packet_in(0), Instant::now());
+        for rx in [&mut l2_rx, &mut watch_rx] {
+            let got = rx.try_recv().expect("table-miss apps get it");
+            assert!(matches!(got.event, Delivered::Shared(_)));
+            assert!(matches!(*got.event, Event::PacketIn { .. }));
+        }
+        assert!(lb_rx.try_recv().is_err());
     }
 }
