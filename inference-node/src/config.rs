@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::batcher::BatcherConfig;
+use crate::depthwise::DepthwiseKernel;
 use crate::model::{BatchPlans, ModelError, ModelSpec};
 use crate::preprocess::Preprocessing;
 
@@ -87,6 +88,10 @@ pub struct ServeArgs {
     /// Batch plan strategy for tract (per-size measured ~5x faster than symbolic; see docs/performance.md).
     #[arg(long, value_enum, default_value_t = BatchPlans::PerSize)]
     pub batch_plans: BatchPlans,
+    /// Depthwise convolution implementation: `rudder` (AVX2+FMA when the CPU has it, vectorised
+    /// for strided and narrow layers, ReLU6 fused; see src/depthwise) or tract's own.
+    #[arg(long, value_enum, default_value_t = DepthwiseKernel::default())]
+    pub depthwise: DepthwiseKernel,
 }
 
 fn parse_triple(s: &str) -> Result<[f32; 3], String> {
@@ -141,6 +146,7 @@ impl ServeArgs {
                     std: [127.5; 3],
                 },
                 sha256: None,
+                depthwise: DepthwiseKernel::default(),
             },
             (None, Some(dir)) => ModelSpec::from_dir(dir)?,
             (None, None) => ModelSpec::from_dir(&default_model_dir().ok_or(ConfigError::NoModel)?)?,
@@ -153,6 +159,7 @@ impl ServeArgs {
         p.resize_shorter = self.resize_shorter.unwrap_or(p.resize_shorter);
         p.mean = self.mean.unwrap_or(p.mean);
         p.std = self.std.unwrap_or(p.std);
+        spec.depthwise = self.depthwise;
         spec.name = self.model_name.unwrap_or(spec.name);
         spec.version = self.model_version.unwrap_or(spec.version);
 

@@ -8,6 +8,7 @@ pub mod api;
 pub mod batcher;
 pub mod cache;
 pub mod config;
+pub mod depthwise;
 pub mod engine;
 pub mod error;
 pub mod http_client;

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tract_onnx::prelude::*;
 
+use crate::depthwise::{DepthwiseKernel, replace_depthwise_convs};
 use crate::preprocess::Preprocessing;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,8 @@ pub struct ModelSpec {
     pub labels_path: PathBuf,
     pub preprocessing: Preprocessing,
     pub sha256: Option<String>,
+    /// Which depthwise convolution implementation the plans use.
+    pub depthwise: DepthwiseKernel,
 }
 
 impl ModelSpec {
@@ -88,6 +91,7 @@ impl ModelSpec {
                 std: manifest.std,
             },
             sha256: manifest.sha256,
+            depthwise: DepthwiseKernel::default(),
         })
     }
 }
@@ -138,7 +142,14 @@ impl Classifier {
             };
             let fact = f32::fact([n, 3.to_dim(), size.to_dim(), size.to_dim()]);
             model.set_input_fact(0, fact.into())?;
-            model.into_optimized()?.into_runnable()
+            // Swapping the depthwise convs must happen on the decluttered model, before tract's
+            // optimiser turns its `Conv`s into its own kernels.
+            let mut typed = model.into_typed()?.into_decluttered()?;
+            if spec.depthwise == DepthwiseKernel::Rudder {
+                let replaced = replace_depthwise_convs(&mut typed)?;
+                tracing::debug!(replaced, "depthwise convolutions replaced");
+            }
+            typed.into_optimized()?.into_runnable()
         };
         let load_err = |e: TractError| ModelError::Load { path: onnx.clone(), detail: format!("{e:#}") };
         let plans = match batching {

@@ -88,3 +88,32 @@ async fn concurrent_requests_are_batched_with_identical_results() {
     // Warm-up runs outside the metrics; 4 sequential batches of 1, then the concurrent ones.
     assert!(count("1") < count("+Inf"), "some batch held more than one image:\n{metrics}");
 }
+
+/// The node's own depthwise op (the default) replaces all 16 depthwise layers of
+/// EfficientNet-Lite0 and gives tract's logits up to float summation order, alone and batched.
+#[test]
+fn rudder_depthwise_matches_tract_depthwise() {
+    use rudder_node::depthwise::DepthwiseKernel;
+    let base = ModelSpec::from_dir(&common::models_dir().join("v1")).expect("spec");
+    let images = inputs(&base);
+    let load = |depthwise| {
+        Classifier::load(ModelSpec { depthwise, ..base.clone() }, BatchPlans::PerSize, 2).expect("load")
+    };
+    let (tract, ours) = (load(DepthwiseKernel::Tract), load(DepthwiseKernel::Rudder));
+    let count = |c: &Classifier, batch| {
+        let plan = c.plan_for(batch).expect("plan");
+        plan.model().nodes().iter().filter(|n| n.op().name() == "RudderDepthwise").count()
+    };
+    assert_eq!((count(&tract, 1), count(&ours, 1), count(&ours, 2)), (0, 16, 16));
+    let (mut tract_state, mut our_state) =
+        (tract.new_state().expect("state"), ours.new_state().expect("state"));
+    for batch in [1, 2] {
+        for group in images.chunks_exact(batch) {
+            let want = tract.run(&mut tract_state, group.concat(), batch).expect("run");
+            let got = ours.run(&mut our_state, group.concat(), batch).expect("run");
+            let worst =
+                want.iter().zip(&got).map(|(a, b)| (a - b).abs() / a.abs().max(1.0)).fold(0.0f32, f32::max);
+            assert!(worst <= 1e-3, "batch {batch}: logits differ by {worst}");
+        }
+    }
+}

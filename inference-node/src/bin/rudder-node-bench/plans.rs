@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use rudder_node::depthwise::DepthwiseKernel;
 use rudder_node::model::{BatchPlans, Classifier, ModelSpec};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::plan::eval;
@@ -28,14 +29,18 @@ pub struct PlansArgs {
     /// Plan strategies to measure (repeatable).
     #[arg(long = "strategy", value_enum, default_values_t = [BatchPlans::Symbolic, BatchPlans::PerSize])]
     strategies: Vec<BatchPlans>,
+    /// Depthwise convolution implementation (as `rudder-node serve --depthwise`).
+    #[arg(long, value_enum, default_value_t = DepthwiseKernel::default())]
+    depthwise: DepthwiseKernel,
 }
 
 pub fn run(args: &PlansArgs) -> anyhow::Result<()> {
-    let spec = ModelSpec::from_dir(&args.model_dir)?;
+    let spec = ModelSpec { depthwise: args.depthwise, ..ModelSpec::from_dir(&args.model_dir)? };
     let per_image = spec.preprocessing.values_per_image();
     let ticks = clock_ticks_per_second();
     let pid = std::process::id();
     let cpu = || process_cpu(pid, ticks).unwrap_or(Duration::ZERO);
+    println!("depthwise: {:?}", args.depthwise);
     println!(
         "{:<9} {:>5} {:>10} {:>12} {:>13} {:>8}",
         "plans", "batch", "ms/batch", "ms/image", "cpu_ms/image", "load_s"
