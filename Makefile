@@ -9,13 +9,14 @@ APT_PACKAGES := openvswitch-switch openvswitch-common openvswitch-testcontroller
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help deps venv build test lint demo
+.PHONY: help deps venv build test lint demo bench-controller
 
 help:
 	@echo "make demo   - run the load-balancing demo (see README)"
 	@echo "make test   - run every test: fmt, clippy, unit, conformance, integration"
 	@echo "make deps   - install the Debian packages and Python tools the tests need"
 	@echo "make model  - fetch, verify and convert the EfficientNet-Lite models to ONNX"
+	@echo "make bench-controller - rudder bench: rudder vs ovs-testcontroller, ratio (ROUNDS=5)"
 
 deps: venv
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -52,4 +53,10 @@ demo: deps model
 	@echo ">> building Rudder in release mode (the first build takes several minutes)"
 	cargo build --release --workspace --bins
 	target/release/rudder demo $(TOPOLOGY) $(ARGS)
+
+# Issue 3's speed goals, measured as a ratio against ovs-testcontroller in the same command.
+bench-controller: deps
+	cargo build --release -p rudder-controller
+	scripts/bench-vs-ovs-testcontroller.sh
+
 include inference-node/model/model.mk
