@@ -140,6 +140,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.lb.probe_interval_ms, 200);
         assert_eq!(c.lb.probe_timeout_ms, 1000);
+        assert_eq!(c.lb.stats_interval_ms, 2000, "flow stats every 2 s unless told otherwise");
         assert_eq!(c.lb.pools[0].backends[0].probe_url(), "http://10.0.0.11:8000/health");
         c.lb.validate().unwrap();
         let err = toml::from_str::<Config>("[lb]\nprobe_intervall_ms = 5\n").unwrap_err().to_string();

@@ -3,13 +3,15 @@
 //!
 //! ```sh
 //! cargo build --release -p rudder-node
-//! RUDDER_NODE_BIN=target/release/rudder-node cargo test --release -p rudder-controller --test lb_speed -- --ignored --nocapture
+//! cargo test --release -p rudder-controller --test lb_speed -- --ignored --nocapture
 //! ```
 //!
 //! In one lab (three nodes, one client, all in namespaces on one userspace OVS bridge) it measures
 //! requests/s of new-connection `GET /health` direct to a node and through the VIP, and the TCP
 //! connect time (the first packet's round trip) direct and through the VIP with reactive steering,
-//! a select group and wildcard rules.
+//! a select group and wildcard rules. `RUDDER_LB_STATS_INTERVAL_MS` sets the balancer's flow-stats
+//! poll (default 2000; 0 = off); `RUDDER_LB_SPEED_PHASES=select_group,wildcard,...` measures only
+//! the request rates of those algorithms, in turn. Failed requests are printed with their reason.
 
 mod support;
 
@@ -23,6 +25,7 @@ fn pools(p: [u8; 3]) -> LbConfig {
     let text = format!(
         r#"
         probe_interval_ms = 1000
+        stats_interval_ms = {stats}
         [[pools]]
         name = "v1"
         vip = "{a}.{b}.{c}.100"
@@ -31,7 +34,8 @@ fn pools(p: [u8; 3]) -> LbConfig {
         "#,
         a = p[0],
         b = p[1],
-        c = p[2]
+        c = p[2],
+        stats = std::env::var("RUDDER_LB_STATS_INTERVAL_MS").unwrap_or_else(|_| "2000".into())
     );
     toml::from_str(&text).expect("valid [lb]")
 }
@@ -59,6 +63,10 @@ async fn rate(lab: &LbLab, client: &str, targets: [Ipv4Addr; 3]) -> (f64, usize)
     );
     let all: Vec<Sample> = a.into_iter().chain(b).chain(c).collect();
     let failed = all.iter().filter(|s| !s.ok).count();
+    let start = all.iter().map(|s| s.t).fold(f64::INFINITY, f64::min);
+    for s in all.iter().filter(|s| !s.ok).take(3) {
+        println!("    failed at +{:.2} s: {}", s.t - start, s.err.as_deref().unwrap_or("?"));
+    }
     (all.len() as f64 / secs as f64, failed)
 }
 
@@ -75,6 +83,18 @@ async fn speed_figures() {
     lab.load("c1", vip, 8000, &Load::get("/health", 30, 2)).await;
     lab.load("c2", n1, 8000, &Load::get("/health", 30, 2)).await;
 
+    // RUDDER_LB_SPEED_PHASES=select_group,wildcard,...: only those algorithms' request rates, in turn.
+    if let Ok(phases) = std::env::var("RUDDER_LB_SPEED_PHASES") {
+        for only in phases.split(',') {
+            lab.set_algorithm("v1", only).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let before = lab.metric("rudder_lb_packet_ins_total{pool=\"v1\"}").await;
+            let (rps, failed) = rate(&lab, "c1", [vip; 3]).await;
+            let packet_ins = lab.metric("rudder_lb_packet_ins_total{pool=\"v1\"}").await - before;
+            println!("  {only}: {rps:.0} requests/s ({failed} failed), {packet_ins} TCP packet-ins");
+        }
+        return;
+    }
     let (direct_rps, direct_failed) = rate(&lab, "c2", nodes).await;
     let (vip_rps, vip_failed) = rate(&lab, "c1", [vip; 3]).await;
     println!("requests/s (new connection per GET /health, 3 client processes x 2 connections, 5 s):");

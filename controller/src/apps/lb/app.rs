@@ -59,8 +59,11 @@ pub const TICK: Duration = Duration::from_millis(500);
 /// for one that raced the rules into the switch's cache (see [`LbApp::on_tcp`]).
 pub(super) const RULES_FRESH: Duration = Duration::from_secs(1);
 const TCP_SYN: u8 = 0x02;
-/// Flow stats are polled every this many ticks.
-const STATS_EVERY_TICKS: u64 = 4;
+
+/// How many ticks make `ms` milliseconds, rounded up (0 stays 0: never).
+fn ticks_for(ms: u64) -> u64 {
+    ms.div_ceil(TICK.as_millis() as u64)
+}
 
 /// Bytes and packets of the live LB rules of one switch, by (pool, backend).
 type LiveTraffic = HashMap<(PoolId, BackendId), (u64, u64)>;
@@ -110,6 +113,8 @@ pub struct LbApp {
     stop: CancellationToken,
     next_probe: u64,
     ticks: u64,
+    /// Flow stats are polled every this many ticks (0: never).
+    stats_every_ticks: u64,
     /// Bytes and packets of live LB rules per switch, by (pool, backend), from the last flow stats.
     live: HashMap<u64, LiveTraffic>,
 }
@@ -161,6 +166,7 @@ impl LbApp {
             stop,
             next_probe: 0,
             ticks: 0,
+            stats_every_ticks: ticks_for(config.stats_interval_ms),
             live: HashMap::new(),
         };
         for (i, pool_config) in config.pools.iter().enumerate() {
@@ -537,5 +543,18 @@ impl App for LbApp {
             Some(LbInput::FlowStats { dpid, flows }) => self.on_flow_stats(dpid, flows),
             None => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_round_up_to_whole_ticks_and_zero_means_never() {
+        assert_eq!(ticks_for(0), 0);
+        assert_eq!(ticks_for(2_000), 4);
+        assert_eq!(ticks_for(700), 2);
+        assert_eq!(ticks_for(1), 1);
     }
 }

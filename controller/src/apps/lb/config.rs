@@ -36,6 +36,10 @@ pub struct LbConfig {
     pub probe_interval_ms: u64,
     /// Milliseconds a probe may take before it counts as failed (default 1000, at least 10).
     pub probe_timeout_ms: u64,
+    /// Milliseconds between two flow-stats polls of every switch, which count the bytes and packets
+    /// of live flows per backend (default 2000; 0 turns polling off, and traffic is then counted
+    /// only when flows end). Rounded up to the app's 500 ms tick.
+    pub stats_interval_ms: u64,
     pub pools: Vec<PoolConfig>,
 }
 
@@ -45,12 +49,14 @@ pub const DEFAULT_PROBE_TIMEOUT_MS: u64 = 1_000;
 /// Probing faster than this would mostly measure the prober.
 pub const MIN_PROBE_INTERVAL_MS: u64 = 100;
 pub const MIN_PROBE_TIMEOUT_MS: u64 = 10;
+pub const DEFAULT_STATS_INTERVAL_MS: u64 = 2_000;
 
 impl Default for LbConfig {
     fn default() -> Self {
         LbConfig {
             probe_interval_ms: DEFAULT_PROBE_INTERVAL_MS,
             probe_timeout_ms: DEFAULT_PROBE_TIMEOUT_MS,
+            stats_interval_ms: DEFAULT_STATS_INTERVAL_MS,
             pools: Vec::new(),
         }
     }

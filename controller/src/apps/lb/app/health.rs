@@ -8,7 +8,7 @@ use std::time::Instant;
 use ofproto::message::Message;
 use tracing::{info, warn};
 
-use super::{LbApp, STATS_EVERY_TICKS, label};
+use super::{LbApp, label};
 use crate::apps::lb::backend::BackendId;
 use crate::apps::lb::breaker::{BreakerState, ProbeResult, Transition};
 use crate::apps::lb::pool::PoolId;
@@ -135,7 +135,7 @@ impl LbApp {
                 }
             }
         }
-        if self.ticks.is_multiple_of(STATS_EVERY_TICKS) {
+        if self.stats_every_ticks > 0 && self.ticks.is_multiple_of(self.stats_every_ticks) {
             self.poll_flow_stats();
         }
     }

@@ -1,0 +1,173 @@
+//! Load balancing across several switches (`rudder up` with `topology` + `lb`): three switches in a
+//! triangle (a loop, so ARP floods must follow the topology app's spanning tree), a client on one
+//! switch and a backend on each of the other two. Every request to the VIP is answered, both
+//! backends serve, and the rules follow the paths: the client's switch rewrites towards the backend,
+//! each backend's switch rewrites the answers back to the VIP, and no other switch rewrites. When a
+//! link on a path goes down, new flows take the path around it.
+
+mod lab;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use lab::{Lab, http_get, require_root_and_ovs};
+use serde_json::Value;
+
+const TRIANGLE: &str = r#"
+[[switches]]
+name = "s2"
+[[switches]]
+name = "s3"
+
+[[links]]
+a = "s1"
+b = "s2"
+[[links]]
+a = "s2"
+b = "s3"
+[[links]]
+a = "s1"
+b = "s3"
+
+[[hosts]]
+name = "c1"
+role = "client"
+switch = "s2"
+ip = "{net}.1"
+
+[[hosts]]
+name = "n1"
+role = "inference"
+switch = "s3"
+ip = "{net}.11"
+model = "v1"
+
+[[hosts]]
+name = "n2"
+role = "inference"
+switch = "s1"
+ip = "{net}.12"
+model = "v1"
+
+[[pools]]
+name = "v1"
+vip = "{net}.100"
+ports = [8000]
+algorithm = "round_robin"
+backends = [{ host = "n1" }, { host = "n2" }]
+
+[host_access]
+switch = "s1"
+ip = "{net}.254"
+"#;
+
+fn get_json(lab: &Lab, path: &str) -> Value {
+    let (status, body) = http_get(lab.api, path).unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
+}
+
+/// Waits until the topology app has discovered `want` directed links.
+fn wait_links(lab: &Lab, want: usize, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    let mut seen = Value::Null;
+    while Instant::now() < deadline {
+        seen = get_json(lab, "/v1.0/topology/links");
+        if seen.as_array().is_some_and(|l| l.len() == want) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("expected {want} directed links, the topology app sees {seen:#}");
+}
+
+/// The actions (Ryu's strings) of every load-balancer rule, per switch.
+fn lb_actions_per_switch(lab: &Lab) -> BTreeMap<u64, Vec<String>> {
+    let dpids = get_json(lab, "/stats/switches");
+    let mut out = BTreeMap::new();
+    for dpid in dpids.as_array().expect("a list of dpids").iter().filter_map(Value::as_u64) {
+        let flows = get_json(lab, &format!("/stats/flow/{dpid}"));
+        let actions = flows[dpid.to_string()]
+            .as_array()
+            .expect("flows of the switch")
+            .iter()
+            .filter(|f| f["cookie"].as_u64().is_some_and(|c| c >> 48 == 0x4c42))
+            .flat_map(|f| f["actions"].as_array().cloned().unwrap_or_default())
+            .filter_map(|a| a.as_str().map(String::from))
+            .collect();
+        out.insert(dpid, actions);
+    }
+    out
+}
+
+#[test]
+fn flows_to_the_vip_are_steered_along_paths_across_switches() {
+    require_root_and_ovs();
+    let lab = Lab::new(&["topology", "lb"], TRIANGLE);
+    lab.up(&[]);
+    lab.wait_lb_healthy(Duration::from_secs(90));
+    wait_links(&lab, 6, Duration::from_secs(30));
+
+    // Six new flows from the client, each its own TCP connection: round robin over n1 (on s3) and n2
+    // (on s1), each one link from the client's switch, every request answered through the VIP.
+    let vip = lab.ip(100);
+    let url = format!("http://{vip}:8000/health");
+    let mut served: BTreeMap<String, usize> = BTreeMap::new();
+    for i in 0..6 {
+        let out = lab.exec("c1", "curl", &["-s", "-m", "10", url.as_str()]);
+        let body: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "request {i} through the VIP failed ({e}): {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        let node = body["node_id"].as_str().unwrap_or_else(|| panic!("no node_id in {body}"));
+        *served.entry(node.to_string()).or_default() += 1;
+    }
+    assert_eq!(served, BTreeMap::from([("n1".into(), 3), ("n2".into(), 3)]), "round robin across switches");
+
+    // Where the rules are: the rewrite to a backend only on the client's switch, the rewrite back to
+    // the VIP only on the backends' switches, one per backend.
+    let rules = lb_actions_per_switch(&lab);
+    assert_eq!(rules.len(), 3, "three switches: {rules:#?}");
+    let rewrites_to = |dpid: &u64, ip: String| {
+        rules[dpid].iter().any(|a| a.starts_with("SET_FIELD") && a.contains(&format!("ipv4_dst:{ip}}}")))
+    };
+    let rewrites_back = |dpid: &u64| {
+        rules[dpid].iter().any(|a| a.starts_with("SET_FIELD") && a.contains(&format!("ipv4_src:{vip}}}")))
+    };
+    let ingress: Vec<_> = rules
+        .keys()
+        .filter(|d| rewrites_to(d, lab.ip(11).to_string()) && rewrites_to(d, lab.ip(12).to_string()))
+        .collect();
+    assert_eq!(ingress.len(), 1, "one switch (the client's) rewrites towards both backends: {rules:#?}");
+    let egress: Vec<_> = rules.keys().filter(|d| rewrites_back(d)).collect();
+    assert_eq!(egress.len(), 2, "each backend's switch rewrites answers to the VIP: {rules:#?}");
+    assert!(!egress.contains(&ingress[0]), "the client's switch holds no reverse rewrite: {rules:#?}");
+
+    // Cut the client's direct link to n1's switch: once the topology app has seen the ports go
+    // down, new flows to n1 take the two-link path through s1, and every request is still answered.
+    let ovs_ns = format!("rudder-{}-ovs", lab.name);
+    for port in ["s2-s3", "s3-s2"] {
+        let out = std::process::Command::new("ip")
+            .args(["-n", &ovs_ns, "link", "set", port, "down"])
+            .output()
+            .expect("run ip");
+        assert!(out.status.success(), "ip link set {port} down: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    wait_links(&lab, 4, Duration::from_secs(30));
+    served.clear();
+    for i in 0..4 {
+        let out = lab.exec("c1", "curl", &["-s", "-m", "10", url.as_str()]);
+        let body: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("request {i} after the link cut failed ({e}): {out:?}"));
+        let node = body["node_id"].as_str().unwrap_or_else(|| panic!("no node_id in {body}"));
+        *served.entry(node.to_string()).or_default() += 1;
+    }
+    assert_eq!(served, BTreeMap::from([("n1".into(), 2), ("n2".into(), 2)]), "n1 reached around the cut");
+
+    let pids = lab.all_pids();
+    lab.down();
+    lab.assert_nothing_left(&pids);
+}
