@@ -79,8 +79,13 @@ async fn packets_that_race_a_new_flows_rules_get_no_second_set_of_rules() {
     let flow_mods = metric_sum(&lab, flow_mods).await - before.0;
     let packet_ins = metric_sum(&lab, packet_ins).await - before.1;
     let flows = metric_sum(&lab, flows).await - before.2;
-    println!("{flows} flows, {packet_ins} lb packet-ins, {flow_mods} flow mods");
-    assert_eq!(flows, 400.0, "one flow per connection");
+    // A flow is the client's address and source port. The kernel may hand a port out again while
+    // the rules of its first connection still live (30 s idle timeout); that connection's SYN then
+    // rides those rules to the same backend without reaching the controller, so it is no new flow.
+    let ports: std::collections::BTreeSet<_> = samples.iter().filter_map(|s| s.port).collect();
+    println!("{flows} flows, {packet_ins} lb packet-ins, {flow_mods} flow mods, {} client ports", ports.len());
+    assert_eq!(samples.iter().filter(|s| s.port.is_some()).count(), 400, "every request reports its port");
+    assert_eq!(flows, ports.len() as f64, "one flow per client port ({} requests)", samples.len());
     // Two rules per flow; a little slack for l2switch's own rules and SYN retransmissions.
     assert!(
         flow_mods <= 2.0 * flows + 20.0,

@@ -35,6 +35,9 @@ pub struct Sample {
     /// The top class label of a `/predict` reply.
     pub label: Option<String>,
     pub err: Option<String>,
+    /// The client's TCP source port (a flow is client address + this port).
+    #[serde(default)]
+    pub port: Option<u16>,
     /// TCP connect time (SYN to SYN-ACK, as the client sees it), ms.
     #[serde(default)]
     pub connect_ms: Option<f64>,
@@ -83,6 +86,7 @@ def one(i):
     try:
         c.connect()
         rec["connect_ms"] = (time.perf_counter() - start) * 1000.0
+        rec["port"] = c.sock.getsockname()[1]
         if body is None:
             c.request("GET", path, headers={"Connection": "close"})
         else:
@@ -133,11 +137,14 @@ pub struct Host {
     pub ifname: String,
 }
 
-/// The `rudder-node` binary: `RUDDER_NODE_BIN`, else next to the test's target directory's `debug/`
-/// binaries, else on `PATH`.
+/// The `rudder-node` binary: `RUDDER_NODE_BIN` (a relative path is taken from the workspace root),
+/// else next to the test's own profile's binaries, else on `PATH`.
 pub fn node_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("RUDDER_NODE_BIN") {
-        return PathBuf::from(p);
+        // Tests run in the crate's directory, not where the user typed the command.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p);
+        assert!(path.is_file(), "RUDDER_NODE_BIN: no file at {}", path.display());
+        return path;
     }
     // Tests run from target/<profile>/deps/; binaries live in target/<profile>/.
     if let Ok(exe) = std::env::current_exe()
@@ -193,11 +200,20 @@ fn run_ok(program: &str, args: &[&str]) {
     assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// A fresh 10.x.y.0/24 for this lab.
+/// A fresh 10.x.y.0/24 for this lab, skipping any the machine already routes (e.g. the host-access
+/// port of a lab left behind by a killed run, which would swallow this lab's probes).
 fn subnet() -> [u8; 3] {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    [10, 200 + (std::process::id() % 50) as u8, (n % 250) as u8 + 1]
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let prefix = [10, 200 + (std::process::id() % 50) as u8, (n % 250) as u8 + 1];
+        // /proc/net/route writes destinations as little-endian hex.
+        let dest = format!("{:02X}{:02X}{:02X}{:02X}", 0, prefix[2], prefix[1], prefix[0]);
+        if n >= 250 || !routes.lines().any(|l| l.split_whitespace().nth(1) == Some(dest.as_str())) {
+            return prefix;
+        }
+    }
 }
 
 /// A running lab.
@@ -364,12 +380,14 @@ impl LbLab {
         p["backends"].as_array().cloned().unwrap_or_default()
     }
 
-    /// Waits until every backend of `pool` reports `health == "healthy"`.
+    /// Waits until every backend of `pool` reports `health == "healthy"` after a successful probe (a
+    /// backend counts as healthy before its first probe, so that alone proves nothing).
     pub async fn wait_healthy(&self, pool: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
             let backends = self.backends(pool).await;
-            if backends.iter().all(|b| b["health"] == "healthy") {
+            let probed_ok = |b: &Value| b["health"] == "healthy" && b["last_probe"] == "ok";
+            if !backends.is_empty() && backends.iter().all(probed_ok) {
                 return;
             }
             assert!(
