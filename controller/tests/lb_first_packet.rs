@@ -83,7 +83,10 @@ async fn packets_that_race_a_new_flows_rules_get_no_second_set_of_rules() {
     // the rules of its first connection still live (30 s idle timeout); that connection's SYN then
     // rides those rules to the same backend without reaching the controller, so it is no new flow.
     let ports: std::collections::BTreeSet<_> = samples.iter().filter_map(|s| s.port).collect();
-    println!("{flows} flows, {packet_ins} lb packet-ins, {flow_mods} flow mods, {} client ports", ports.len());
+    println!(
+        "{flows} flows, {packet_ins} lb packet-ins, {flow_mods} flow mods, {} client ports",
+        ports.len()
+    );
     assert_eq!(samples.iter().filter(|s| s.port.is_some()).count(), 400, "every request reports its port");
     assert_eq!(flows, ports.len() as f64, "one flow per client port ({} requests)", samples.len());
     // Two rules per flow; a little slack for l2switch's own rules and SYN retransmissions.

@@ -11,7 +11,8 @@
 //! connect time (the first packet's round trip) direct and through the VIP with reactive steering,
 //! a select group and wildcard rules. `RUDDER_LB_STATS_INTERVAL_MS` sets the balancer's flow-stats
 //! poll (default 2000; 0 = off); `RUDDER_LB_SPEED_PHASES=select_group,wildcard,...` measures only
-//! the request rates of those algorithms, in turn. Failed requests are printed with their reason.
+//! the request rates of those algorithms, in turn (`RUDDER_LB_SPEED_SETTLE_S=6` first lets the
+//! warm-up's per-flow rules idle out). Failed requests are printed with their reason.
 
 mod support;
 
@@ -85,6 +86,10 @@ async fn speed_figures() {
 
     // RUDDER_LB_SPEED_PHASES=select_group,wildcard,...: only those algorithms' request rates, in turn.
     if let Ok(phases) = std::env::var("RUDDER_LB_SPEED_PHASES") {
+        // RUDDER_LB_SPEED_SETTLE_S=N: wait N s first, so the warm-up's per-flow rules (5 s idle
+        // timeout) are gone before the first switch (see docs/performance.md on mode switches).
+        let settle = std::env::var("RUDDER_LB_SPEED_SETTLE_S").ok().and_then(|v| v.parse().ok());
+        tokio::time::sleep(Duration::from_secs(settle.unwrap_or(0))).await;
         for only in phases.split(',') {
             lab.set_algorithm("v1", only).await;
             tokio::time::sleep(Duration::from_millis(500)).await;

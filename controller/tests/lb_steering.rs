@@ -95,10 +95,12 @@ async fn flows_through_the_vip_are_steered_by_each_algorithm() {
         assert_eq!(lab.metric(&series).await, b["total_flows"].as_f64().unwrap_or(-1.0), "{series}");
     }
     assert!(lab.metric("rudder_lb_arp_replies_total{pool=\"v1\"}").await >= 2.0);
-    // Every flow's SYN came up; the userspace datapath may also send up a packet or two that raced
-    // the new rules into its flow cache (they are forwarded with the flow's backend).
+    // Every flow's SYN came up; the userspace datapath may also send up a few packets that raced
+    // the new rules into its flow cache (they are forwarded with the flow's backend): 2-3.5 per flow
+    // measured on a loaded machine. Were the rules never used, all six or so client packets of each
+    // connection would come up.
     let packet_ins = lab.metric("rudder_lb_packet_ins_total{pool=\"v1\"}").await;
-    assert!((33.0..=99.0).contains(&packet_ins), "{packet_ins} packet-ins for 33 flows");
+    assert!((33.0..=5.0 * 33.0).contains(&packet_ins), "{packet_ins} packet-ins for 33 flows");
 
     // Weighted round robin 1:2:3 over 600 flows, weights set over REST.
     for (last, weight) in [(11u8, 1u16), (12, 2), (13, 3)] {

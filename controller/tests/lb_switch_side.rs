@@ -101,4 +101,18 @@ async fn select_group_spreads_by_weight_without_packet_ins() {
         flows.lines().filter(|l| l.contains("nw_src=") && l.contains("priority=20")).count() >= 3,
         "{flows}"
     );
+    // Leaving select_group removed the rule that jumps into the groups, not the groups: a cached
+    // datapath flow from before the switch that still jumps into one reaches a live backend.
+    assert!(!flows.contains("group:"), "the group's forward rule left with the mode: {flows}");
+    let groups = lab.ovs.ofctl("dump-groups", &lab.bridge, &[]);
+    assert!(groups.contains("type=select"), "{groups}");
+
+    // And back: the kept groups are modified in place, the prefix rules go, the split is by weight.
+    lab.set_algorithm("v1", "select_group").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let samples = lab.load("c1", vip, 8000, &Load::get("/health", 600, 4)).await;
+    assert_split(&samples, [1.0, 2.0, 3.0], 0.07);
+    assert_eq!(lab.metric(packet_ins).await, before, "flows reached the controller after switching back");
+    let flows = lab.ovs.ofctl("dump-flows", &lab.bridge, &["--no-stats"]);
+    assert!(!flows.lines().any(|l| l.contains("nw_src=") && l.contains("priority=20")), "{flows}");
 }

@@ -363,13 +363,8 @@ impl Pool {
             })
             .copied()
             .collect();
-        let vip = WildcardVip {
-            pool: self.id,
-            vip: self.config.vip,
-            ports: &self.config.ports,
-            pin_idle_timeout: self.config.idle_timeout,
-        };
-        let plan = transition(&vip, self.wildcard.as_ref(), &new, &self.active_flows(), &reachable);
+        let vip = WildcardVip { pool: self.id, vip: self.config.vip, ports: &self.config.ports };
+        let plan = transition(&vip, self.wildcard.as_ref(), &new, &reachable);
         self.wildcard = Some(new);
         plan
     }
@@ -507,7 +502,6 @@ pub(crate) mod tests {
         p.on_probe(BackendId(3), ProbeResult::Failure, None, Instant::now()).expect("exists");
         let second = p.plan_wildcard(&members);
         assert!(second.unchanged > 0, "unchanged prefixes are left alone");
-        assert_eq!(second.pinned, 0, "flows of the ejected backend are not pinned to it");
         assert_eq!(p.wildcard_assignment().map(|w| w.leaves_of(BackendId(3))), Some(0));
     }
 

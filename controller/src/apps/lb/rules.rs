@@ -8,7 +8,9 @@
 //! one backend's or one pool's rules.
 //!
 //! Priorities sit above the topology app's forwarding (10) and l2switch (1), and nest: trap <
-//! proactive (wildcard by prefix length, select group) < per-flow steering < pinned connections.
+//! proactive (wildcard by prefix length, select group) < per-flow steering. A flow the controller
+//! steered keeps its exact rules whatever the proactive rules under them do, which is what keeps it
+//! on its backend across weight changes and algorithm switches.
 
 use std::net::Ipv4Addr;
 
@@ -36,16 +38,11 @@ pub const TRAP_PRIORITY: u16 = 100;
 pub const PROACTIVE_PRIORITY: u16 = 200;
 /// Per-flow forward/reverse rules (also the proactive modes' reverse rules).
 pub const STEER_PRIORITY: u16 = 300;
-/// Idle timeout of a pin when the pool's is 0: a pin must never outlive its connection for good.
-pub const DEFAULT_PIN_IDLE_TIMEOUT: u16 = 60;
-/// Per-connection pins that keep established flows on their backend while proactive rules change.
-pub const PIN_PRIORITY: u16 = 400;
 
 // The nesting the module docs promise, checked at compile time: wildcard rules span
 // PROACTIVE_PRIORITY..=PROACTIVE_PRIORITY + 32.
 const _: () = assert!(
-    PIN_PRIORITY > STEER_PRIORITY
-        && STEER_PRIORITY > PROACTIVE_PRIORITY + 32
+    STEER_PRIORITY > PROACTIVE_PRIORITY + 32
         && PROACTIVE_PRIORITY > TRAP_PRIORITY
         && TRAP_PRIORITY > crate::apps::topology::forwarding::FORWARD_PRIORITY
 );
@@ -65,8 +62,6 @@ pub enum RuleKind {
     Group,
     /// Wildcard client-prefix rule.
     Wildcard,
-    /// Pinned established connection.
-    Pin,
     /// Reverse rule of the switch-side modes for one client (backend → that client).
     ClientReverse,
     Other(u16),
@@ -81,7 +76,6 @@ impl RuleKind {
             RuleKind::Trap => 4,
             RuleKind::Group => 5,
             RuleKind::Wildcard => 6,
-            RuleKind::Pin => 7,
             RuleKind::ClientReverse => 8,
             RuleKind::Other(c) => c,
         }
@@ -95,7 +89,6 @@ impl RuleKind {
             4 => RuleKind::Trap,
             5 => RuleKind::Group,
             6 => RuleKind::Wildcard,
-            7 => RuleKind::Pin,
             8 => RuleKind::ClientReverse,
             c => RuleKind::Other(c),
         }
@@ -332,7 +325,7 @@ pub fn trap_rules(pool: PoolId, vip: Ipv4Addr, ports: &[u16]) -> Vec<FlowMod> {
     rules
 }
 
-/// Deletes every rule steering to backend `backend` of `pool` (forward, reverse, transit, pins and
+/// Deletes every rule steering to backend `backend` of `pool` (forward, reverse, transit and
 /// proactive rules), from every table, by cookie and mask. Used on eject (the breaker opened: its
 /// connections are lost anyway, and clients reconnect to a healthy node) and at the end of a drain.
 /// Each deleted rule with SEND_FLOW_REM reports a FLOW_REMOVED with reason DELETE (OF1.3.5 §6.4).
@@ -342,11 +335,11 @@ pub fn delete_backend_rules(pool: PoolId, backend: BackendId) -> FlowMod {
         .cookie_mask(BACKEND_COOKIE_MASK)
 }
 
-/// Deletes the per-connection rules of one backend (forward, reverse, transit and pins), leaving
+/// Deletes the per-connection rules of one backend (forward, reverse and transit), leaving
 /// the switch-side modes' proactive rules to be replanned: what an ejection must remove so that the
 /// backend's clients reconnect elsewhere. One FLOW_MOD per kind, each matching the cookie exactly.
 pub fn delete_backend_connections(pool: PoolId, backend: BackendId) -> Vec<FlowMod> {
-    [RuleKind::Forward, RuleKind::Reverse, RuleKind::Transit, RuleKind::Pin]
+    [RuleKind::Forward, RuleKind::Reverse, RuleKind::Transit]
         .into_iter()
         .map(|kind| {
             FlowMod::delete(Match::default())
@@ -369,24 +362,6 @@ pub fn delete_pool_rules(pool: PoolId) -> FlowMod {
     FlowMod::delete(Match::default())
         .cookie(LbCookie::new(pool, None, RuleKind::Other(0)).encode())
         .cookie_mask(POOL_COOKIE_MASK)
-}
-
-/// A high-priority rule keeping one established connection on `backend` (forward direction, single
-/// switch) while proactive rules change under it; it idles out when the connection does.
-pub fn pin_connection(
-    pool: PoolId,
-    vip: Ipv4Addr,
-    key: FlowKey,
-    backend: &BackendTarget,
-    to_backend: PortNo,
-    idle_timeout: u16,
-) -> FlowMod {
-    FlowMod::add(tcp_match(key.client_ip, key.client_port, vip, key.vip_port))
-        .priority(PIN_PRIORITY)
-        .idle_timeout(if idle_timeout == 0 { DEFAULT_PIN_IDLE_TIMEOUT } else { idle_timeout })
-        .cookie(LbCookie::new(pool, Some(backend.id), RuleKind::Pin).encode())
-        .send_flow_rem()
-        .apply_actions(to_backend_actions(backend, key.vip_port, to_backend))
 }
 
 /// A backend and the port the switch reaches it through (for the proactive modes, which install

@@ -26,10 +26,9 @@ use serde::{Deserialize, Serialize};
 
 use super::algorithm::{SelectionContext, Selector};
 use super::backend::BackendId;
-use super::pool::{FlowKey, PoolId};
+use super::pool::PoolId;
 use super::rules::{
-    BackendPort, ETH_TYPE_IPV4, IP_PROTO_TCP, LbCookie, PROACTIVE_PRIORITY, RuleKind, pin_connection,
-    to_backend_actions,
+    BackendPort, ETH_TYPE_IPV4, IP_PROTO_TCP, LbCookie, PROACTIVE_PRIORITY, RuleKind, to_backend_actions,
 };
 
 /// One wildcard rule: clients in `prefix/len` go to `backend`.
@@ -227,10 +226,8 @@ impl WildcardAssignment {
 /// FlowMods taking the switch from one assignment to the next, and what they do.
 #[derive(Debug, Clone, Default)]
 pub struct WildcardTransition {
-    /// In order: pins, adds and modifies, deletes.
+    /// In order: adds and modifies, then deletes.
     pub flow_mods: Vec<FlowMod>,
-    /// Established connections pinned to their backend.
-    pub pinned: usize,
     /// Prefix rules left as they were (per VIP port).
     pub unchanged: usize,
     /// Backends that own leaves but are missing from `members` (no MAC or no port yet): their
@@ -269,21 +266,23 @@ pub struct WildcardVip<'a> {
     pub pool: PoolId,
     pub vip: Ipv4Addr,
     pub ports: &'a [u16],
-    /// Idle timeout of the pins of moving connections.
-    pub pin_idle_timeout: u16,
 }
 
-/// The FlowMods from `old` (None: nothing installed) to `new` for the pool `vip`. `active` is the
-/// pool's flow table; `members` the backends rules may point at (eligible and draining ones, with the
-/// port towards each).
+/// The FlowMods from `old` (None: nothing installed) to `new` for the pool `vip`; `members` are the
+/// backends rules may point at (eligible and draining ones, with the port towards each).
+///
+/// Flows the controller steered itself keep their exact per-flow rules, which outrank every prefix
+/// rule, so they need nothing here. (Pinning them again with exact rules of even higher priority, as
+/// an earlier version did, only added rules that match single source ports; in Open vSwitch's
+/// userspace datapath such rules split the cached megaflows by port ranges of different widths, and
+/// after a later mode switch some of those cached flows kept the old mode's actions for seconds.)
 pub fn transition(
     vip: &WildcardVip<'_>,
     old: Option<&WildcardAssignment>,
     new: &WildcardAssignment,
-    active: &[(FlowKey, BackendId)],
     members: &[BackendPort],
 ) -> WildcardTransition {
-    let WildcardVip { pool, vip, ports: vip_ports, pin_idle_timeout } = *vip;
+    let WildcardVip { pool, vip, ports: vip_ports } = *vip;
     let member = |id: BackendId| members.iter().find(|m| m.target.id == id);
     let old_rules: BTreeMap<(Ipv4Addr, u8), BackendId> = old
         .map(|o| o.rules())
@@ -294,14 +293,6 @@ pub fn transition(
     let new_rules = new.rules();
     let mut out = WildcardTransition::default();
 
-    for (key, backend) in active {
-        if new.owner(key.client_ip) != Some(*backend)
-            && let Some(m) = member(*backend)
-        {
-            out.flow_mods.push(pin_connection(pool, vip, *key, &m.target, m.out_port, pin_idle_timeout));
-            out.pinned += 1;
-        }
-    }
     for rule in &new_rules {
         let previous = old_rules.get(&(rule.prefix, rule.len));
         if previous == Some(&rule.backend) {

@@ -4,8 +4,9 @@
 //! ARP request for the VIP).
 //!
 //! Members of a pool on a switch are its backends whose MAC is known and that the switch has a path
-//! to; the rules output on the first hop of that path. Leaving a mode removes its rules; established
-//! connections of the mode left then reach the controller's trap and are steered afresh.
+//! to; the rules output on the first hop of that path. Switching modes installs the new mode's rules
+//! before it removes the old mode's; connections established under the mode left then follow the
+//! new one (the controller does not know them, so it cannot keep them on their backend).
 
 use std::net::Ipv4Addr;
 
@@ -27,7 +28,10 @@ pub const CLIENT_REVERSE_IDLE_TIMEOUT: u16 = 600;
 /// What the switch-side modes installed on one switch for one pool.
 #[derive(Debug, Default)]
 pub(in crate::apps::lb) struct Installed {
+    /// The select-group forward rules are in place.
     group: bool,
+    /// The pool's groups exist on the switch (they outlive the forward rules; see `sync_proactive`).
+    groups: bool,
     wildcard: Option<WildcardAssignment>,
 }
 
@@ -132,49 +136,53 @@ impl LbApp {
             let Some(entry) = self.pools.get_mut(&id) else { return };
             let n_ports = entry.pool.config().ports.len();
             let installed = entry.installed.entry(dpid).or_default();
+            // Make before break: the new mode's rules go first and the old mode's are deleted after
+            // them, so no packet falls through to the trap in between. The modes' priorities keep
+            // the old rules in charge until they go (wildcard prefixes 200+len above the group's
+            // 200; a /0 prefix replaces the group rule of the same match and priority outright).
             let mut msgs: Vec<Message> = Vec::new();
-            if installed.group && algorithm != Algorithm::SelectGroup {
-                msgs.push(Message::FlowMod(delete_pool_kind(id, RuleKind::Group)));
-                for i in 0..n_ports {
-                    msgs.push(Message::GroupMod(GroupMod::delete(group_id(id, i as u8))));
+            match (&planned, algorithm) {
+                (_, Algorithm::SelectGroup) => {
+                    // Groups stay on the switch when the pool leaves this mode (see below), so
+                    // coming back modifies them; only a first install clears a group left by an
+                    // earlier controller run, which would make ADD fail.
+                    let command = if installed.groups {
+                        GroupModCommand::Modify
+                    } else {
+                        for i in 0..n_ports {
+                            msgs.push(Message::GroupMod(GroupMod::delete(group_id(id, i as u8))));
+                        }
+                        GroupModCommand::Add
+                    };
+                    msgs.extend(
+                        group_mods(&entry.pool, &members, command).into_iter().map(Message::GroupMod),
+                    );
+                    installed.groups = true;
+                    if !installed.group {
+                        msgs.extend(forward_rules(&entry.pool).into_iter().map(Message::FlowMod));
+                        installed.group = true;
+                    }
                 }
+                (Some(new), Algorithm::Wildcard) => {
+                    let vip =
+                        WildcardVip { pool: id, vip: entry.pool.vip(), ports: &entry.pool.config().ports };
+                    let plan = transition(&vip, installed.wildcard.as_ref(), new, &members);
+                    msgs.extend(plan.flow_mods.into_iter().map(Message::FlowMod));
+                    installed.wildcard = Some(new.clone());
+                }
+                _ => {}
+            }
+            if installed.group && algorithm != Algorithm::SelectGroup {
+                // Only the rules that send traffic into the groups go. The groups themselves stay:
+                // Open vSwitch's datapath may hold, for a moment, cached flows translated before
+                // the change, and one that still jumps into a group then reaches a live backend
+                // (SYN and the rest of the connection alike) instead of a deleted group's drop.
+                msgs.push(Message::FlowMod(delete_pool_kind(id, RuleKind::Group)));
                 installed.group = false;
             }
             if installed.wildcard.is_some() && algorithm != Algorithm::Wildcard {
                 msgs.push(Message::FlowMod(delete_pool_kind(id, RuleKind::Wildcard)));
                 installed.wildcard = None;
-            }
-            match (&planned, algorithm) {
-                (_, Algorithm::SelectGroup) => {
-                    let first = !installed.group;
-                    if first {
-                        // A group left by an earlier controller run would make ADD fail.
-                        for i in 0..n_ports {
-                            msgs.push(Message::GroupMod(GroupMod::delete(group_id(id, i as u8))));
-                        }
-                    }
-                    let command = if first { GroupModCommand::Add } else { GroupModCommand::Modify };
-                    msgs.extend(
-                        group_mods(&entry.pool, &members, command).into_iter().map(Message::GroupMod),
-                    );
-                    if first {
-                        msgs.extend(forward_rules(&entry.pool).into_iter().map(Message::FlowMod));
-                    }
-                    installed.group = true;
-                }
-                (Some(new), Algorithm::Wildcard) => {
-                    let vip = WildcardVip {
-                        pool: id,
-                        vip: entry.pool.vip(),
-                        ports: &entry.pool.config().ports,
-                        pin_idle_timeout: entry.pool.config().idle_timeout,
-                    };
-                    let active = entry.pool.active_flows();
-                    let plan = transition(&vip, installed.wildcard.as_ref(), new, &active, &members);
-                    msgs.extend(plan.flow_mods.into_iter().map(Message::FlowMod));
-                    installed.wildcard = Some(new.clone());
-                }
-                _ => {}
             }
             msgs.extend(clients);
             per_switch.push((dpid, msgs));

@@ -197,12 +197,3 @@ fn traps_send_arp_and_tcp_for_the_vip_to_the_controller() {
         assert_eq!(LbCookie::decode(r.cookie).map(|c| c.kind), Some(RuleKind::Trap));
     }
 }
-
-#[test]
-fn pins_outrank_everything_and_idle_out() {
-    let s = steering(8000);
-    let pin = pin_connection(PoolId(3), VIP, s.key, &s.backend, PortNo(2), 0);
-    assert_eq!(pin.priority, PIN_PRIORITY);
-    assert_eq!(pin.idle_timeout, DEFAULT_PIN_IDLE_TIMEOUT, "a pin never stays forever");
-    assert_eq!(pin.r#match, s.forward_match());
-}

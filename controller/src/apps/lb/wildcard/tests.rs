@@ -3,12 +3,11 @@ use ofproto::flow::FlowModCommand;
 
 use super::*;
 use crate::apps::lb::pool::BackendTarget;
-use crate::apps::lb::rules::PIN_PRIORITY;
 
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
 
 fn vip(ports: &[u16]) -> WildcardVip<'_> {
-    WildcardVip { pool: PoolId(0), vip: VIP, ports, pin_idle_timeout: 30 }
+    WildcardVip { pool: PoolId(0), vip: VIP, ports }
 }
 
 fn ids(weights: &[u16]) -> Vec<(BackendId, u16)> {
@@ -69,10 +68,8 @@ fn ejecting_a_backend_moves_only_its_prefix() {
     let new = old.rebalance(&ids(&[1, 1, 1]), 2);
     let rules = new.rules();
     assert_eq!(rules[3], PrefixRule { prefix: Ipv4Addr::new(192, 0, 0, 0), len: 2, backend: BackendId(0) });
-    let client_on_3 = FlowKey { client_ip: Ipv4Addr::new(200, 1, 1, 1), client_port: 5555, vip_port: 8000 };
-    let t = transition(&vip(&[8000]), Some(&old), &new, &[(client_on_3, BackendId(3))], &members(3));
+    let t = transition(&vip(&[8000]), Some(&old), &new, &members(3));
     assert_eq!(t.unchanged, 3, "three prefixes keep their rules");
-    assert_eq!(t.pinned, 0, "the ejected backend is not a member: nothing to pin to");
     assert_eq!(t.flow_mods.len(), 1);
     let fm = &t.flow_mods[0];
     assert_eq!(fm.command, FlowModCommand::ModifyStrict);
@@ -88,7 +85,7 @@ fn ejecting_a_backend_moves_only_its_prefix() {
 }
 
 #[test]
-fn weight_change_keeps_unchanged_prefixes_and_pins_moved_connections_first() {
+fn weight_change_keeps_unchanged_prefixes_and_adds_before_it_deletes() {
     let old = WildcardAssignment::partition(&ids(&[1, 1, 1, 1]), 3);
     let new = old.rebalance(&ids(&[3, 1, 1, 1]), 3);
     assert_eq!(leaf_counts(&ids(&[3, 1, 1, 1]), 3).values().copied().collect::<Vec<_>>(), vec![4, 2, 1, 1]);
@@ -100,20 +97,16 @@ fn weight_change_keeps_unchanged_prefixes_and_pins_moved_connections_first() {
         .filter(|l| old.owner(Ipv4Addr::from(l << 29)) != new.owner(Ipv4Addr::from(l << 29)))
         .count();
     assert_eq!(moved, 2);
-    // Client in leaf 5 (160.0.0.0/3) was on backend 2 and its leaf moves; leaf 4's client stays.
-    let moving = FlowKey { client_ip: Ipv4Addr::new(170, 0, 0, 1), client_port: 1000, vip_port: 8000 };
-    let staying = FlowKey { client_ip: Ipv4Addr::new(130, 0, 0, 1), client_port: 1001, vip_port: 8000 };
-    assert_eq!(old.owner(moving.client_ip), Some(BackendId(2)));
-    assert_ne!(new.owner(moving.client_ip), Some(BackendId(2)));
-    let active = [(moving, BackendId(2)), (staying, BackendId(2))];
-    let t = transition(&vip(&[8000]), Some(&old), &new, &active, &members(4));
-    assert_eq!(t.pinned, 1);
+    // A client in leaf 5 (160.0.0.0/3) was on backend 2 and its leaf moves.
+    let moving = Ipv4Addr::new(170, 0, 0, 1);
+    assert_eq!(old.owner(moving), Some(BackendId(2)));
+    assert_ne!(new.owner(moving), Some(BackendId(2)));
+    let t = transition(&vip(&[8000]), Some(&old), &new, &members(4));
     assert_eq!(t.unchanged, 2, "0.0.0.0/2 and 64.0.0.0/2 untouched");
     let kinds: Vec<(FlowModCommand, u16)> = t.flow_mods.iter().map(|f| (f.command, f.priority)).collect();
-    assert_eq!(kinds[0], (FlowModCommand::Add, PIN_PRIORITY), "pins come first");
-    assert_eq!(
-        t.flow_mods[0].r#match.get(ofproto::oxm::OxmField::Ipv4Src),
-        Some(&Oxm::Ipv4Src(moving.client_ip, None))
+    assert!(
+        t.flow_mods.iter().all(|f| f.r#match.get(ofproto::oxm::OxmField::TcpSrc).is_none()),
+        "prefix rules only: no rule for a single client port"
     );
     let adds = kinds.iter().filter(|k| **k == (FlowModCommand::Add, PROACTIVE_PRIORITY + 3)).count();
     let deletes: Vec<usize> = kinds
@@ -123,9 +116,9 @@ fn weight_change_keeps_unchanged_prefixes_and_pins_moved_connections_first() {
         .map(|(i, _)| i)
         .collect();
     assert_eq!(adds, 4, "four /3 rules replace two /2 rules");
-    assert_eq!(deletes, vec![5, 6], "deletes come last");
+    assert_eq!(deletes, vec![4, 5], "deletes come last");
     // Nothing installed yet: everything is an add.
-    let first = transition(&vip(&[8000, 8001]), None, &new, &[], &members(4));
+    let first = transition(&vip(&[8000, 8001]), None, &new, &members(4));
     assert_eq!(first.flow_mods.len(), new.rules().len() * 2);
     assert!(first.flow_mods.iter().all(|f| f.command == FlowModCommand::Add));
 }
@@ -136,7 +129,7 @@ fn single_backend_owns_everything_with_one_unmasked_rule() {
     let rules = a.rules();
     assert_eq!(rules, vec![PrefixRule { prefix: Ipv4Addr::UNSPECIFIED, len: 0, backend: BackendId(0) }]);
     assert_eq!(wildcard_match(&rules[0], VIP, 8000).get(ofproto::oxm::OxmField::Ipv4Src), None);
-    let t = transition(&vip(&[8000]), None, &a, &[], &[]);
+    let t = transition(&vip(&[8000]), None, &a, &[]);
     assert_eq!(t.unresolved, vec![BackendId(0)], "no member to point at");
     assert!(t.flow_mods.is_empty());
     assert!(WildcardAssignment::partition(&[], 4).rules().is_empty());
