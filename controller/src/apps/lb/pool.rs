@@ -13,7 +13,7 @@ use super::backend::{Backend, BackendId, BackendStatus};
 use super::breaker::BreakerState;
 use super::breaker::{ProbeResult, Transition};
 use super::config::{BackendConfig, LbConfigError, PoolConfig};
-use super::rules::BackendPort;
+use super::rules::{BackendPort, RuleGeneration};
 use super::wildcard::{WildcardAssignment, WildcardTransition, WildcardVip, transition};
 
 /// A pool's index in `[[lb.pools]]`; encoded in flow cookies.
@@ -346,8 +346,7 @@ impl Pool {
     }
 
     /// Plans the wildcard rules for the current weights and health: a minimal rebalance of the
-    /// installed partition (or a fresh one), and the FlowMods to get there that pin this pool's
-    /// moving connections. `members` are the backends with their ports on the switch; ejected ones
+    /// installed partition (or a fresh one), and the FlowMods to get there. `members` are the backends with their ports on the switch; ejected ones
     /// are dropped from it here. The plan is recorded as installed: send all its FlowMods.
     pub fn plan_wildcard(&mut self, members: &[BackendPort]) -> WildcardTransition {
         let weights: Vec<(BackendId, u16)> = self.candidates().iter().map(|c| (c.id, c.weight)).collect();
@@ -363,7 +362,12 @@ impl Pool {
             })
             .copied()
             .collect();
-        let vip = WildcardVip { pool: self.id, vip: self.config.vip, ports: &self.config.ports };
+        let vip = WildcardVip {
+            pool: self.id,
+            vip: self.config.vip,
+            ports: &self.config.ports,
+            generation: RuleGeneration::default(),
+        };
         let plan = transition(&vip, self.wildcard.as_ref(), &new, &reachable);
         self.wildcard = Some(new);
         plan

@@ -16,7 +16,7 @@ use std::net::Ipv4Addr;
 
 use ofproto::action::Action;
 use ofproto::flow::FlowMod;
-use ofproto::oxm::{Match, Oxm};
+use ofproto::oxm::{Match, ONF_EXPERIMENTER_ID, Oxm, oxm_class};
 use ofproto::packet::{PacketIn, PacketOut};
 use ofproto::types::NO_BUFFER;
 use ofproto::{MacAddr, PortNo};
@@ -46,6 +46,44 @@ const _: () = assert!(
         && PROACTIVE_PRIORITY > TRAP_PRIORITY
         && TRAP_PRIORITY > crate::apps::topology::forwarding::FORWARD_PRIORITY
 );
+
+/// `ONFOXM_ET_TCP_FLAGS`: Open vSwitch's `tcp_flags` field in OpenFlow 1.3, an ONF experimenter OXM
+/// (class 0xFFFF, field 42, experimenter "ONF\0"; standard only from OF1.5).
+const ONFOXM_ET_TCP_FLAGS: u8 = 42;
+
+/// Which of three marks the switch-side modes' rules carry; the next mode gets the next mark.
+///
+/// Why: Open vSwitch's datapath caches megaflows and, after a rule change, re-validates them in
+/// place when the new translation needs no header bit the cached mask lacks. With megaflows of
+/// mixed source-port masks (per-flow rules of the reactive modes cause them) some kept the old
+/// mode's actions for seconds after a switch between the two switch-side modes, and a SYN and the
+/// ACK after it could reach different backends (docs/performance.md). Each mark makes the rules
+/// match one of the three reserved TCP flag bits as zero, which every valid segment has, so it
+/// selects no different traffic; but a new mark is a header bit that no megaflow of the previous
+/// two marks has, so the switch deletes them all instead of patching them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RuleGeneration(u8);
+
+impl RuleGeneration {
+    pub fn next(self) -> RuleGeneration {
+        RuleGeneration((self.0 + 1) % 3)
+    }
+
+    /// `m` plus this generation's mark: `tcp_flags` reserved bit 9, 10 or 11 clear.
+    pub fn mark(self, m: Match) -> Match {
+        let bit: u16 = 0x0200 << self.0;
+        let mut body = Vec::with_capacity(8);
+        body.extend_from_slice(&ONF_EXPERIMENTER_ID.to_be_bytes());
+        body.extend_from_slice(&0u16.to_be_bytes());
+        body.extend_from_slice(&bit.to_be_bytes());
+        m.with(Oxm::Other {
+            class: oxm_class::EXPERIMENTER,
+            field: ONFOXM_ET_TCP_FLAGS,
+            has_mask: true,
+            body: body.into(),
+        })
+    }
+}
 
 /// What a rule does, in the cookie's low 16 bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -14,7 +14,8 @@ use ofproto::oxm::{Match, Oxm};
 
 use super::pool::{Pool, PoolId};
 use super::rules::{
-    BackendPort, ETH_TYPE_IPV4, IP_PROTO_TCP, LbCookie, PROACTIVE_PRIORITY, RuleKind, to_backend_actions,
+    BackendPort, ETH_TYPE_IPV4, IP_PROTO_TCP, LbCookie, PROACTIVE_PRIORITY, RuleGeneration, RuleKind,
+    to_backend_actions,
 };
 
 /// Group ids of the LB: `0x4c` in the top byte, then pool and VIP-port index, well below
@@ -53,7 +54,7 @@ pub fn group_mods(pool: &Pool, members: &[BackendPort], command: GroupModCommand
 }
 
 /// The forward rules: TCP to VIP:port → that port's group.
-pub fn forward_rules(pool: &Pool) -> Vec<FlowMod> {
+pub fn forward_rules(pool: &Pool, generation: RuleGeneration) -> Vec<FlowMod> {
     let cookie = LbCookie::new(pool.id, None, RuleKind::Group).encode();
     pool.config()
         .ports
@@ -65,7 +66,7 @@ pub fn forward_rules(pool: &Pool) -> Vec<FlowMod> {
                 .with(Oxm::IpProto(IP_PROTO_TCP))
                 .with(Oxm::Ipv4Dst(pool.vip(), None))
                 .with(Oxm::TcpDst(port));
-            FlowMod::add(m)
+            FlowMod::add(generation.mark(m))
                 .priority(PROACTIVE_PRIORITY)
                 .cookie(cookie)
                 .apply_actions(vec![Action::Group(group_id(pool.id, i as u8))])
@@ -126,7 +127,7 @@ mod tests {
         let mods = group_mods(&p, &m, GroupModCommand::Modify);
         assert_eq!(mods.len(), 1);
         assert_eq!((mods[0].command, mods[0].group_type), (GroupModCommand::Modify, GroupType::Select));
-        let fwd = forward_rules(&p);
+        let fwd = forward_rules(&p, RuleGeneration::default());
         assert_eq!(fwd.len(), 1);
         assert_eq!(
             fwd[0].instructions,

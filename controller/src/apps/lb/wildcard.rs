@@ -28,7 +28,8 @@ use super::algorithm::{SelectionContext, Selector};
 use super::backend::BackendId;
 use super::pool::PoolId;
 use super::rules::{
-    BackendPort, ETH_TYPE_IPV4, IP_PROTO_TCP, LbCookie, PROACTIVE_PRIORITY, RuleKind, to_backend_actions,
+    BackendPort, ETH_TYPE_IPV4, IP_PROTO_TCP, LbCookie, PROACTIVE_PRIORITY, RuleGeneration, RuleKind,
+    to_backend_actions,
 };
 
 /// One wildcard rule: clients in `prefix/len` go to `backend`.
@@ -266,6 +267,8 @@ pub struct WildcardVip<'a> {
     pub pool: PoolId,
     pub vip: Ipv4Addr,
     pub ports: &'a [u16],
+    /// The mark the rules carry (see [`RuleGeneration`]).
+    pub generation: RuleGeneration,
 }
 
 /// The FlowMods from `old` (None: nothing installed) to `new` for the pool `vip`; `members` are the
@@ -282,7 +285,7 @@ pub fn transition(
     new: &WildcardAssignment,
     members: &[BackendPort],
 ) -> WildcardTransition {
-    let WildcardVip { pool, vip, ports: vip_ports } = *vip;
+    let WildcardVip { pool, vip, ports: vip_ports, generation } = *vip;
     let member = |id: BackendId| members.iter().find(|m| m.target.id == id);
     let old_rules: BTreeMap<(Ipv4Addr, u8), BackendId> = old
         .map(|o| o.rules())
@@ -306,7 +309,7 @@ pub fn transition(
             continue;
         };
         for &port in vip_ports {
-            let matcher = wildcard_match_split(rule, new.split(), vip, port);
+            let matcher = generation.mark(wildcard_match_split(rule, new.split(), vip, port));
             let fm = if previous.is_some() { FlowMod::modify_strict(matcher) } else { FlowMod::add(matcher) };
             out.flow_mods.push(
                 fm.priority(wildcard_priority(rule))
@@ -322,7 +325,7 @@ pub fn transition(
         let rule = PrefixRule { prefix, len, backend };
         for &port in vip_ports {
             out.flow_mods.push(
-                FlowMod::delete_strict(wildcard_match_split(&rule, new.split(), vip, port))
+                FlowMod::delete_strict(generation.mark(wildcard_match_split(&rule, new.split(), vip, port)))
                     .priority(wildcard_priority(&rule)),
             );
         }

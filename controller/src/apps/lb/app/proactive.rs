@@ -17,7 +17,7 @@ use super::{LbApp, PoolEntry};
 use crate::apps::lb::algorithm::Algorithm;
 use crate::apps::lb::locate::{Seen, path_to};
 use crate::apps::lb::pool::PoolId;
-use crate::apps::lb::rules::{BackendPort, RuleKind, client_reverse_rules, delete_pool_kind};
+use crate::apps::lb::rules::{BackendPort, RuleGeneration, RuleKind, client_reverse_rules, delete_pool_kind};
 use crate::apps::lb::select_group::{forward_rules, group_id, group_mods};
 use crate::apps::lb::wildcard::{WildcardAssignment, WildcardVip, transition};
 
@@ -32,6 +32,9 @@ pub(in crate::apps::lb) struct Installed {
     group: bool,
     /// The pool's groups exist on the switch (they outlive the forward rules; see `sync_proactive`).
     groups: bool,
+    /// The mode the rules were last synced for, and the mark its rules carry.
+    mode: Option<Algorithm>,
+    generation: RuleGeneration,
     wildcard: Option<WildcardAssignment>,
 }
 
@@ -141,6 +144,11 @@ impl LbApp {
             // the old rules in charge until they go (wildcard prefixes 200+len above the group's
             // 200; a /0 prefix replaces the group rule of the same match and priority outright).
             let mut msgs: Vec<Message> = Vec::new();
+            if installed.mode != Some(algorithm) {
+                installed.mode = Some(algorithm);
+                installed.generation = installed.generation.next();
+            }
+            let generation = installed.generation;
             match (&planned, algorithm) {
                 (_, Algorithm::SelectGroup) => {
                     // Groups stay on the switch when the pool leaves this mode (see below), so
@@ -159,13 +167,17 @@ impl LbApp {
                     );
                     installed.groups = true;
                     if !installed.group {
-                        msgs.extend(forward_rules(&entry.pool).into_iter().map(Message::FlowMod));
+                        msgs.extend(forward_rules(&entry.pool, generation).into_iter().map(Message::FlowMod));
                         installed.group = true;
                     }
                 }
                 (Some(new), Algorithm::Wildcard) => {
-                    let vip =
-                        WildcardVip { pool: id, vip: entry.pool.vip(), ports: &entry.pool.config().ports };
+                    let vip = WildcardVip {
+                        pool: id,
+                        vip: entry.pool.vip(),
+                        ports: &entry.pool.config().ports,
+                        generation,
+                    };
                     let plan = transition(&vip, installed.wildcard.as_ref(), new, &members);
                     msgs.extend(plan.flow_mods.into_iter().map(Message::FlowMod));
                     installed.wildcard = Some(new.clone());

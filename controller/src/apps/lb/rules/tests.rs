@@ -197,3 +197,18 @@ fn traps_send_arp_and_tcp_for_the_vip_to_the_controller() {
         assert_eq!(LbCookie::decode(r.cookie).map(|c| c.kind), Some(RuleKind::Trap));
     }
 }
+
+#[test]
+fn generation_marks_are_onf_tcp_flags_reserved_bits_in_turn() {
+    // ONFOXM_ET_TCP_FLAGS with a mask: class 0xffff, field 42 with the mask bit, length 8, "ONF\0",
+    // value 0, mask one reserved bit.
+    let oxm = |bit: u8| [0xff, 0xff, 0x55, 0x08, 0x4f, 0x4e, 0x46, 0x00, 0x00, 0x00, bit, 0x00];
+    let mut generation = RuleGeneration::default();
+    for bit in [0x04, 0x08, 0x02, 0x04] {
+        generation = generation.next();
+        let m = generation.mark(tcp_match(CLIENT, 1, VIP, 8000));
+        let mut buf = bytes::BytesMut::new();
+        ofproto::message::Message::FlowMod(FlowMod::add(m)).encode(1, &mut buf);
+        assert!(buf.windows(12).any(|w| w == oxm(bit)), "mark {bit:#04x}00 in {buf:02x?}");
+    }
+}

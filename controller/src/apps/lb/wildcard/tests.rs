@@ -7,7 +7,7 @@ use crate::apps::lb::pool::BackendTarget;
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
 
 fn vip(ports: &[u16]) -> WildcardVip<'_> {
-    WildcardVip { pool: PoolId(0), vip: VIP, ports }
+    WildcardVip { pool: PoolId(0), vip: VIP, ports, generation: RuleGeneration::default() }
 }
 
 fn ids(weights: &[u16]) -> Vec<(BackendId, u16)> {
