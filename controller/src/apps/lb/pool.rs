@@ -346,8 +346,8 @@ impl Pool {
     }
 
     /// Plans the wildcard rules for the current weights and health: a minimal rebalance of the
-    /// installed partition (or a fresh one), and the FlowMods to get there. `members` are the backends with their ports on the switch; ejected ones
-    /// are dropped from it here. The plan is recorded as installed: send all its FlowMods.
+    /// installed partition (or a fresh one), and the FlowMods to get there. `members` are the
+    /// backends with their ports on the switch; ejected ones are dropped from it here. The plan is recorded as installed: send all its FlowMods.
     pub fn plan_wildcard(&mut self, members: &[BackendPort]) -> WildcardTransition {
         let weights: Vec<(BackendId, u16)> = self.candidates().iter().map(|c| (c.id, c.weight)).collect();
         let bits = self.config.wildcard_bits;

@@ -28,11 +28,9 @@ pub const CLIENT_REVERSE_IDLE_TIMEOUT: u16 = 600;
 /// What the switch-side modes installed on one switch for one pool.
 #[derive(Debug, Default)]
 pub(in crate::apps::lb) struct Installed {
-    /// The select-group forward rules are in place.
-    group: bool,
     /// The pool's groups exist on the switch (they outlive the forward rules; see `sync_proactive`).
     groups: bool,
-    /// The mode the rules were last synced for, and the mark its rules carry.
+    /// The mode the rules were last synced for (its rules are in place), and the mark they carry.
     mode: Option<Algorithm>,
     generation: RuleGeneration,
     wildcard: Option<WildcardAssignment>,
@@ -140,12 +138,10 @@ impl LbApp {
             let n_ports = entry.pool.config().ports.len();
             let installed = entry.installed.entry(dpid).or_default();
             // Make before break: the new mode's rules go first and the old mode's are deleted after
-            // them, so no packet falls through to the trap in between. The modes' priorities keep
-            // the old rules in charge until they go (wildcard prefixes 200+len above the group's
-            // 200; a /0 prefix replaces the group rule of the same match and priority outright).
+            // them, in the same batch, so no packet falls through to the trap in between.
             let mut msgs: Vec<Message> = Vec::new();
-            if installed.mode != Some(algorithm) {
-                installed.mode = Some(algorithm);
+            let previous = installed.mode.replace(algorithm);
+            if previous != Some(algorithm) {
                 installed.generation = installed.generation.next();
             }
             let generation = installed.generation;
@@ -166,9 +162,8 @@ impl LbApp {
                         group_mods(&entry.pool, &members, command).into_iter().map(Message::GroupMod),
                     );
                     installed.groups = true;
-                    if !installed.group {
+                    if previous != Some(Algorithm::SelectGroup) {
                         msgs.extend(forward_rules(&entry.pool, generation).into_iter().map(Message::FlowMod));
-                        installed.group = true;
                     }
                 }
                 (Some(new), Algorithm::Wildcard) => {
@@ -184,13 +179,12 @@ impl LbApp {
                 }
                 _ => {}
             }
-            if installed.group && algorithm != Algorithm::SelectGroup {
+            if previous == Some(Algorithm::SelectGroup) && algorithm != Algorithm::SelectGroup {
                 // Only the rules that send traffic into the groups go. The groups themselves stay:
                 // Open vSwitch's datapath may hold, for a moment, cached flows translated before
                 // the change, and one that still jumps into a group then reaches a live backend
                 // (SYN and the rest of the connection alike) instead of a deleted group's drop.
                 msgs.push(Message::FlowMod(delete_pool_kind(id, RuleKind::Group)));
-                installed.group = false;
             }
             if installed.wildcard.is_some() && algorithm != Algorithm::Wildcard {
                 msgs.push(Message::FlowMod(delete_pool_kind(id, RuleKind::Wildcard)));
