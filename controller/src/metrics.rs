@@ -62,6 +62,8 @@ pub struct LbMetrics {
     pub arp_replies: IntCounterVec,
     /// `rudder_lb_bytes_total{pool,backend}`: client-to-backend bytes of steered flows.
     pub bytes: IntCounterVec,
+    /// `rudder_lb_transition_active{pool}`: 1 while old switch-side rules are being retired.
+    pub transition_active: IntGaugeVec,
 }
 
 impl LbMetrics {
@@ -114,6 +116,11 @@ impl LbMetrics {
                 "Client-to-backend bytes of steered flows (flow stats and FLOW_REMOVED)",
                 &["pool", "backend"],
             ),
+            transition_active: gauge(
+                "rudder_lb_transition_active",
+                "1 while a pool's old switch-side rules still carry the connections made under them",
+                &["pool"],
+            ),
         }
     }
 
@@ -134,6 +141,7 @@ impl LbMetrics {
     pub fn forget_pool(&self, pool: &str) {
         let _ = self.packet_ins.remove_label_values(&[pool]);
         let _ = self.arp_replies.remove_label_values(&[pool]);
+        let _ = self.transition_active.remove_label_values(&[pool]);
     }
 }
 

@@ -21,6 +21,7 @@ mod accounting;
 mod commands;
 mod health;
 mod proactive;
+mod transition;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
@@ -52,6 +53,8 @@ use crate::apps::App;
 use crate::apps::topology::TopologyView;
 use crate::metrics::LbMetrics;
 use crate::ofp::{DatapathHandle, Event};
+use proactive::Change;
+use transition::TransitionTiming;
 
 /// How often the app's timer runs: breaker cool-downs, ARP for unlocated backends, flow stats.
 pub const TICK: Duration = Duration::from_millis(500);
@@ -59,6 +62,14 @@ pub const TICK: Duration = Duration::from_millis(500);
 /// for one that raced the rules into the switch's cache (see [`LbApp::on_tcp`]).
 pub(super) const RULES_FRESH: Duration = Duration::from_secs(1);
 const TCP_SYN: u8 = 0x02;
+/// During a transition, how long a new connection's SYN waits after its rules are confirmed.
+///
+/// Open vSwitch applies new rules to its datapath's cached flows only when its revalidators next
+/// run. A cached flow of a retiring rule may cover the new connection's source port (its mask need
+/// not have all port bits), and the connection's next segment, which follows the SYN-ACK by one
+/// round trip, would then take the old rule to another backend, which resets it. Holding the SYN
+/// gives the revalidators that time (docs/performance.md, "Transitions under load").
+const TRANSITION_HOLD: Duration = Duration::from_millis(10);
 
 /// How many ticks make `ms` milliseconds, rounded up (0 stays 0: never).
 fn ticks_for(ms: u64) -> u64 {
@@ -81,11 +92,16 @@ struct PoolEntry {
     bytes_exported: HashMap<BackendId, u64>,
     /// Flows whose rules were sent within [`RULES_FRESH`], and when (pruned by the timer).
     rules_sent: HashMap<FlowKey, Instant>,
+    /// A transition runs on some switch (as last exported).
+    in_transition: bool,
 }
 
 impl PoolEntry {
     fn stats(&self) -> PoolStats {
-        pool_stats(&self.pool, self.packet_ins, |b| self.extra.get(&b.id))
+        PoolStats {
+            transition: self.transition_stats(),
+            ..pool_stats(&self.pool, self.packet_ins, |b| self.extra.get(&b.id))
+        }
     }
 }
 
@@ -117,6 +133,7 @@ pub struct LbApp {
     stats_every_ticks: u64,
     /// Bytes and packets of live LB rules per switch, by (pool, backend), from the last flow stats.
     live: HashMap<u64, LiveTraffic>,
+    transition: TransitionTiming,
 }
 
 impl Drop for LbApp {
@@ -168,6 +185,7 @@ impl LbApp {
             ticks: 0,
             stats_every_ticks: ticks_for(config.stats_interval_ms),
             live: HashMap::new(),
+            transition: TransitionTiming::from_config(config),
         };
         for (i, pool_config) in config.pools.iter().enumerate() {
             let pool = Pool::new(PoolId(i as u16), pool_config.clone())?;
@@ -187,6 +205,7 @@ impl LbApp {
             installed: HashMap::new(),
             bytes_exported: HashMap::new(),
             rules_sent: HashMap::new(),
+            in_transition: false,
         };
         self.pools.insert(id, entry);
         let backends: Vec<BackendId> =
@@ -233,11 +252,16 @@ impl LbApp {
     /// only when its revalidators run; a host that already talked to the backend directly (the
     /// machine running the health probes) would otherwise get the backend's SYN-ACK through a stale
     /// cached path, not rewritten to the VIP. The barrier runs on its own task: the app never waits.
-    fn send_after_barrier(&self, dpid: u64, packet_out: Message) {
+    ///
+    /// `hold`: wait that much longer after the barrier (see [`TRANSITION_HOLD`]).
+    fn send_after_barrier(&self, dpid: u64, packet_out: Message, hold: Option<Duration>) {
         let Some(sw) = self.switches.get(&dpid) else { return };
         let dp = sw.dp.clone();
         tokio::spawn(async move {
             if dp.barrier().await.is_ok() {
+                if let Some(hold) = hold {
+                    tokio::time::sleep(hold).await;
+                }
                 let _ = dp.try_send(&packet_out);
             }
         });
@@ -278,7 +302,7 @@ impl LbApp {
             .collect();
         msgs.extend(self.arp_requests(id, dpid, false));
         self.send(dpid, &msgs).await;
-        self.sync_proactive(id).await;
+        self.sync_proactive(id, Change::Immediate).await;
     }
 
     /// ARP requests from pool `id`'s VIP for its backends (all, or only those not located yet), out
@@ -364,8 +388,10 @@ impl LbApp {
                     changed.push(pool_id);
                 }
             }
+            // A backend located for the first time or anew: the rules towards it change at once
+            // (it carried nothing before, or its connections went to where it no longer is).
             for id in changed {
-                self.sync_proactive(id).await;
+                self.sync_proactive(id, Change::Immediate).await;
             }
         }
         if arp.op == ARP_OP_REPLY {
@@ -452,6 +478,7 @@ impl LbApp {
         }
         self.metrics.active_flows.with_label_values(&[&pool_name, &backend_label]).set(active as i64);
         let first_out = fwd[0].out_port;
+        let hold = entry.installed.get(&dpid).and_then(|i| i.retiring.as_ref()).map(|_| TRANSITION_HOLD);
         let packet_out = Message::PacketOut(steering.first_packet_out(packet_in, in_port, first_out));
         // Open vSwitch's userspace datapath keeps sending a new flow's later packets (its ACK, its
         // request) to the controller until its revalidators replace the cached "to controller"
@@ -470,7 +497,7 @@ impl LbApp {
         if fwd.len() == 1 && rev.len() == 1 {
             let [forward, reverse] = steering.single_switch(first_out, rev[0].out_port);
             self.send_now(dpid, &[Message::FlowMod(reverse), Message::FlowMod(forward)]);
-            self.send_after_barrier(dpid, packet_out);
+            self.send_after_barrier(dpid, packet_out, hold);
             return;
         }
         match steering.along_paths(&fwd, &rev) {
@@ -485,7 +512,7 @@ impl LbApp {
                     }
                 }
                 self.send_now(dpid, &ingress);
-                self.send_after_barrier(dpid, packet_out);
+                self.send_after_barrier(dpid, packet_out, hold);
             }
             Err(e) => warn!(cause = %e, "lb: could not build path rules"),
         }
@@ -510,7 +537,10 @@ impl App for LbApp {
             Event::SwitchUp { dp, info } => self.on_switch_up(dp, info.ports.clone()).await,
             Event::SwitchDown { dp } => self.on_switch_down(dp),
             Event::PacketIn { dp, packet_in } => self.on_packet_in(dp, packet_in).await,
-            Event::FlowRemoved { flow_removed, .. } => self.on_flow_removed(flow_removed),
+            Event::FlowRemoved { dp, flow_removed } => {
+                self.on_flow_removed(flow_removed);
+                self.on_retired_rule(dp.dpid(), flow_removed).await;
+            }
             Event::PortStatus { .. } => {}
             Event::Error { dp, error, .. } => {
                 debug!(dpid = %format_args!("{:016x}", dp.dpid()), ?error, "lb: switch error");
@@ -520,6 +550,7 @@ impl App for LbApp {
 
     async fn tick(&mut self) {
         self.on_tick();
+        self.expire_transitions().await;
     }
 
     async fn next_input(&mut self) {

@@ -40,6 +40,16 @@ pub struct LbConfig {
     /// of live flows per backend (default 2000; 0 turns polling off, and traffic is then counted
     /// only when flows end). Rounded up to the app's 500 ms tick.
     pub stats_interval_ms: u64,
+    /// Seconds without a packet after which a retired switch-side rule leaves the switch during a
+    /// transition (default 2): when a pool in `select_group` or `wildcard` mode changes its rules
+    /// (algorithm switch, weights, a backend added or back), the old rules keep carrying the
+    /// connections made under them until they have been idle this long, while new connections are
+    /// steered by the controller; then the new rules go in. 0 switches at once (connections made under
+    /// the old rules then follow the new ones).
+    pub transition_idle_s: u16,
+    /// Seconds after which a transition ends even if old connections are still busy (default 60): the
+    /// retired rules' hard timeout.
+    pub transition_max_s: u16,
     pub pools: Vec<PoolConfig>,
 }
 
@@ -50,6 +60,11 @@ pub const DEFAULT_PROBE_TIMEOUT_MS: u64 = 1_000;
 pub const MIN_PROBE_INTERVAL_MS: u64 = 100;
 pub const MIN_PROBE_TIMEOUT_MS: u64 = 10;
 pub const DEFAULT_STATS_INTERVAL_MS: u64 = 2_000;
+/// Long enough for a client's request/response gap, short enough that the controller steers new
+/// flows itself for only a few seconds.
+pub const DEFAULT_TRANSITION_IDLE_S: u16 = 2;
+/// As in Wang, Butnariu & Rexford's prototype: a minute bounds how long a transition holds.
+pub const DEFAULT_TRANSITION_MAX_S: u16 = 60;
 
 impl Default for LbConfig {
     fn default() -> Self {
@@ -57,6 +72,8 @@ impl Default for LbConfig {
             probe_interval_ms: DEFAULT_PROBE_INTERVAL_MS,
             probe_timeout_ms: DEFAULT_PROBE_TIMEOUT_MS,
             stats_interval_ms: DEFAULT_STATS_INTERVAL_MS,
+            transition_idle_s: DEFAULT_TRANSITION_IDLE_S,
+            transition_max_s: DEFAULT_TRANSITION_MAX_S,
             pools: Vec::new(),
         }
     }
@@ -173,6 +190,8 @@ pub enum LbConfigError {
     TooManyPools { max: usize },
     #[error("lb.probe_interval_ms must be at least {MIN_PROBE_INTERVAL_MS}, got {0}")]
     ProbeInterval(u64),
+    #[error("lb.transition_max_s ({max}) must be at least transition_idle_s ({idle})")]
+    TransitionMax { idle: u16, max: u16 },
     #[error("lb.probe_timeout_ms must be at least {MIN_PROBE_TIMEOUT_MS}, got {0}")]
     ProbeTimeout(u64),
     #[error("lb pool {pool:?}: backend {ip}:{port} needs a unicast address and a non-zero port")]
@@ -196,6 +215,7 @@ impl LbConfigError {
             LbConfigError::BadBreaker { .. } => "breaker",
             LbConfigError::TooManyPools { .. } => "pools",
             LbConfigError::ProbeInterval(_) => "probe_interval_ms",
+            LbConfigError::TransitionMax { .. } => "transition_max_s",
             LbConfigError::ProbeTimeout(_) => "probe_timeout_ms",
             LbConfigError::BadHealthUrl { .. } => "health_url",
             LbConfigError::BadBackendAddress { .. } => "ip",
@@ -216,6 +236,12 @@ impl LbConfig {
         }
         if self.probe_timeout_ms < MIN_PROBE_TIMEOUT_MS {
             return Err(LbConfigError::ProbeTimeout(self.probe_timeout_ms));
+        }
+        if self.transition_idle_s > 0 && self.transition_max_s < self.transition_idle_s {
+            return Err(LbConfigError::TransitionMax {
+                idle: self.transition_idle_s,
+                max: self.transition_max_s,
+            });
         }
         if self.pools.len() > MAX_POOLS {
             return Err(LbConfigError::TooManyPools { max: MAX_POOLS });
@@ -367,6 +393,7 @@ mod tests {
         assert_eq!(pool.algorithm, Algorithm::WeightedRoundRobin);
         assert_eq!(pool.breaker.failure_threshold, 2);
         assert_eq!(pool.idle_timeout, 30, "default idle timeout");
+        assert_eq!((cfg.transition_idle_s, cfg.transition_max_s), (2, 60), "default transition");
         assert_eq!(pool.backends[0].mac, Some(MacAddr([0, 0, 0, 0, 0, 0x0b])));
         assert_eq!(pool.backends[1].mac, None, "MAC left to ARP");
         assert_eq!(pool.backends[1].weight, 1);
@@ -392,5 +419,11 @@ mod tests {
         let mut cfg: LbConfig = toml::from_str(SAMPLE).expect("sample parses");
         cfg.pools[0].backends[1].ip = Ipv4Addr::new(10, 0, 0, 11);
         assert!(matches!(cfg.validate(), Err(LbConfigError::DuplicateBackend { .. })));
+        // A transition that could end before its rules idle out is a typo; 0 turns transitions off.
+        let cfg: LbConfig = toml::from_str("transition_idle_s = 5\ntransition_max_s = 3").expect("parses");
+        let err = cfg.validate().expect_err("max below idle");
+        assert_eq!(err.field(), "transition_max_s");
+        let cfg: LbConfig = toml::from_str("transition_idle_s = 0\ntransition_max_s = 0").expect("parses");
+        cfg.validate().expect("transitions off");
     }
 }

@@ -36,13 +36,17 @@ pub const IP_PROTO_TCP: u8 = 6;
 pub const TRAP_PRIORITY: u16 = 100;
 /// Select-group forward rule; wildcard rules use `PROACTIVE_PRIORITY + prefix length`.
 pub const PROACTIVE_PRIORITY: u16 = 200;
+/// During a transition: SYNs to the VIP → controller, above the retiring proactive rules (which
+/// still carry the connections made under them) and below the per-flow rules.
+pub const TRANSITION_PRIORITY: u16 = 250;
 /// Per-flow forward/reverse rules (also the proactive modes' reverse rules).
 pub const STEER_PRIORITY: u16 = 300;
 
 // The nesting the module docs promise, checked at compile time: wildcard rules span
 // PROACTIVE_PRIORITY..=PROACTIVE_PRIORITY + 32.
 const _: () = assert!(
-    STEER_PRIORITY > PROACTIVE_PRIORITY + 32
+    STEER_PRIORITY > TRANSITION_PRIORITY
+        && TRANSITION_PRIORITY > PROACTIVE_PRIORITY + 32
         && PROACTIVE_PRIORITY > TRAP_PRIORITY
         && TRAP_PRIORITY > crate::apps::topology::forwarding::FORWARD_PRIORITY
 );
@@ -50,6 +54,23 @@ const _: () = assert!(
 /// `ONFOXM_ET_TCP_FLAGS`: Open vSwitch's `tcp_flags` field in OpenFlow 1.3, an ONF experimenter OXM
 /// (class 0xFFFF, field 42, experimenter "ONF\0"; standard only from OF1.5).
 const ONFOXM_ET_TCP_FLAGS: u8 = 42;
+const TCP_FLAG_SYN: u16 = 0x002;
+const TCP_FLAG_ACK: u16 = 0x010;
+
+/// `tcp_flags & mask == value`, as Open vSwitch's ONF experimenter OXM (body: experimenter id, value,
+/// mask).
+fn tcp_flags(value: u16, mask: u16) -> Oxm {
+    let mut body = Vec::with_capacity(8);
+    body.extend_from_slice(&ONF_EXPERIMENTER_ID.to_be_bytes());
+    body.extend_from_slice(&value.to_be_bytes());
+    body.extend_from_slice(&mask.to_be_bytes());
+    Oxm::Other {
+        class: oxm_class::EXPERIMENTER,
+        field: ONFOXM_ET_TCP_FLAGS,
+        has_mask: true,
+        body: body.into(),
+    }
+}
 
 /// Which of three marks the switch-side modes' rules carry; the next mode gets the next mark.
 ///
@@ -71,17 +92,7 @@ impl RuleGeneration {
 
     /// `m` plus this generation's mark: `tcp_flags` reserved bit 9, 10 or 11 clear.
     pub fn mark(self, m: Match) -> Match {
-        let bit: u16 = 0x0200 << self.0;
-        let mut body = Vec::with_capacity(8);
-        body.extend_from_slice(&ONF_EXPERIMENTER_ID.to_be_bytes());
-        body.extend_from_slice(&0u16.to_be_bytes());
-        body.extend_from_slice(&bit.to_be_bytes());
-        m.with(Oxm::Other {
-            class: oxm_class::EXPERIMENTER,
-            field: ONFOXM_ET_TCP_FLAGS,
-            has_mask: true,
-            body: body.into(),
-        })
+        m.with(tcp_flags(0, 0x0200 << self.0))
     }
 }
 
@@ -102,6 +113,8 @@ pub enum RuleKind {
     Wildcard,
     /// Reverse rule of the switch-side modes for one client (backend → that client).
     ClientReverse,
+    /// SYN-only trap of a transition.
+    SynTrap,
     Other(u16),
 }
 
@@ -115,6 +128,7 @@ impl RuleKind {
             RuleKind::Group => 5,
             RuleKind::Wildcard => 6,
             RuleKind::ClientReverse => 8,
+            RuleKind::SynTrap => 9,
             RuleKind::Other(c) => c,
         }
     }
@@ -128,6 +142,7 @@ impl RuleKind {
             5 => RuleKind::Group,
             6 => RuleKind::Wildcard,
             8 => RuleKind::ClientReverse,
+            9 => RuleKind::SynTrap,
             c => RuleKind::Other(c),
         }
     }
@@ -363,6 +378,36 @@ pub fn trap_rules(pool: PoolId, vip: Ipv4Addr, ports: &[u16]) -> Vec<FlowMod> {
     rules
 }
 
+/// The trap of a transition (see `app::transition`): a connection's first segment (SYN without ACK)
+/// to each served VIP port goes to the controller, which steers it with per-flow rules, while the
+/// rest of the traffic still meets the retiring proactive rules under it.
+pub fn syn_trap_rules(pool: PoolId, vip: Ipv4Addr, ports: &[u16]) -> Vec<FlowMod> {
+    let cookie = LbCookie::new(pool, None, RuleKind::SynTrap).encode();
+    ports
+        .iter()
+        .map(|&port| {
+            let syn = Match::new()
+                .with(Oxm::EthType(ETH_TYPE_IPV4))
+                .with(Oxm::IpProto(IP_PROTO_TCP))
+                .with(Oxm::Ipv4Dst(vip, None))
+                .with(Oxm::TcpDst(port))
+                .with(tcp_flags(TCP_FLAG_SYN, TCP_FLAG_SYN | TCP_FLAG_ACK));
+            FlowMod::add(syn)
+                .priority(TRANSITION_PRIORITY)
+                .cookie(cookie)
+                .apply_actions(vec![Action::output(PortNo::CONTROLLER)])
+        })
+        .collect()
+}
+
+/// `rule` (a proactive rule as installed) added again with an idle and a hard timeout and
+/// SEND_FLOW_REM: an ADD with the same match and priority replaces the installed rule (OF1.3.5
+/// §6.4), so it goes on carrying its traffic until idle for `idle` seconds or `hard` seconds have
+/// passed, and its FLOW_REMOVED tells the controller it is gone.
+pub fn retiring(rule: &FlowMod, idle: u16, hard: u16) -> FlowMod {
+    rule.clone().idle_timeout(idle).hard_timeout(hard).send_flow_rem()
+}
+
 /// Deletes every rule steering to backend `backend` of `pool` (forward, reverse, transit and
 /// proactive rules), from every table, by cookie and mask. Used on eject (the breaker opened: its
 /// connections are lost anyway, and clients reconnect to a healthy node) and at the end of a drain.
@@ -379,12 +424,15 @@ pub fn delete_backend_rules(pool: PoolId, backend: BackendId) -> FlowMod {
 pub fn delete_backend_connections(pool: PoolId, backend: BackendId) -> Vec<FlowMod> {
     [RuleKind::Forward, RuleKind::Reverse, RuleKind::Transit]
         .into_iter()
-        .map(|kind| {
-            FlowMod::delete(Match::default())
-                .cookie(LbCookie::new(pool, Some(backend), kind).encode())
-                .cookie_mask(KIND_COOKIE_MASK)
-        })
+        .map(|kind| delete_backend_kind(pool, backend, kind))
         .collect()
+}
+
+/// Deletes one kind of rule of one backend (the cookie matched exactly).
+pub fn delete_backend_kind(pool: PoolId, backend: BackendId, kind: RuleKind) -> FlowMod {
+    FlowMod::delete(Match::default())
+        .cookie(LbCookie::new(pool, Some(backend), kind).encode())
+        .cookie_mask(KIND_COOKIE_MASK)
 }
 
 /// Deletes one kind of rule of every backend of `pool` (e.g. the select-group or wildcard rules when

@@ -4,8 +4,9 @@
 //! weight-0 backends get no bucket. The switch chooses a bucket per flow (Open vSwitch hashes the
 //! 5-tuple by default), so a flow stays on its bucket while the group is unchanged.
 //!
-//! Changing the buckets re-hashes flows in OVS, so before a GROUP_MOD MODIFY the LB app pins its
-//! known active connections with [`super::rules::pin_connection`].
+//! Changing the buckets re-hashes flows in OVS, so a planned change of the buckets waits for the
+//! connections on the old ones to go quiet (a transition, `app::transition`); only a backend's
+//! ejection modifies the group at once.
 
 use ofproto::action::Action;
 use ofproto::flow::FlowMod;

@@ -30,7 +30,21 @@ pub struct PoolStats {
     pub active_flows: u64,
     pub total_flows: u64,
     pub packet_ins: u64,
+    /// The switch-side rules being replaced, while old connections still use them (else `null`).
+    pub transition: Option<TransitionStats>,
     pub backends: Vec<BackendStats>,
+}
+
+/// A transition in progress (see `app::transition`): on `switches` switches the rules of `from` still
+/// carry the connections made under them (`rules_left` rules in all) while the controller steers new
+/// connections by the pool's algorithm; `to` is the algorithm whose rules go in afterwards.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransitionStats {
+    pub from: Algorithm,
+    pub to: Algorithm,
+    pub switches: usize,
+    pub rules_left: usize,
+    pub elapsed_ms: u64,
 }
 
 /// One backend.
@@ -135,6 +149,7 @@ pub fn pool_stats<'a>(
         active_flows: pool.active_flows().len() as u64,
         total_flows: total,
         packet_ins,
+        transition: None,
         backends,
     }
 }

@@ -10,12 +10,11 @@
 //! On a weight or health change, [`WildcardAssignment::rebalance`] moves as few leaves as possible:
 //! backends over their new share give up their highest leaves, backends under it take free leaves;
 //! every other leaf keeps its owner. [`transition`] turns old → new into FlowMods that leave unchanged
-//! rules untouched and do not break established connections: first it pins every known active
-//! connection whose leaf changes hands to its current backend with a higher-priority microflow (the
-//! paper sends such packets to the controller and installs microflows for old connections; our flow
-//! table already knows them), then it adds or modifies rules for the new prefixes, and last deletes
-//! the old prefixes no longer used. A longer new prefix overrides an old shorter one as soon as it is
-//! added, and an old longer prefix keeps its traffic until deleted, so no packet meets a gap.
+//! rules untouched: adds or modifies rules for the new prefixes, then deletes the old prefixes no
+//! longer used, so no packet meets a gap (a longer new prefix overrides an old shorter one as soon as
+//! it is added). Those FlowMods move the connections of the prefixes that change hands; the LB app
+//! applies them at once only for a lost backend or a first install, and otherwise lets the installed
+//! rules carry their connections to the end first (`app::transition`, the paper's §4).
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;

@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 use ofproto::group::GroupMod;
 use ofproto::message::Message;
 
+use super::proactive::Change;
 use super::{LbApp, label};
 use crate::apps::lb::algorithm::Algorithm;
 use crate::apps::lb::backend::BackendId;
@@ -142,7 +143,7 @@ impl LbApp {
             let msgs = self.arp_requests(id, dpid, true);
             self.send(dpid, &msgs).await;
         }
-        self.sync_proactive(id).await;
+        self.sync_proactive(id, Change::Planned).await;
         self.backend_stats(id, ip)
     }
 
@@ -158,7 +159,7 @@ impl LbApp {
         entry.bytes_exported.remove(&backend);
         self.metrics.forget_backend(pool, &label(ip));
         self.broadcast(&[Message::FlowMod(delete_backend_rules(id, backend))]).await;
-        self.sync_proactive(id).await;
+        self.sync_proactive(id, Change::Planned).await;
         tracing::info!(pool, backend = %ip, "lb: backend removed");
         Ok(())
     }
@@ -191,7 +192,7 @@ impl LbApp {
             let _ = entry.pool.set_draining(backend, d);
         }
         tracing::info!(pool, backend = %ip, weight = ?patch.weight, draining = ?patch.draining, "lb: backend changed");
-        self.sync_proactive(id).await;
+        self.sync_proactive(id, Change::Planned).await;
         self.backend_stats(id, ip)
     }
 
@@ -202,7 +203,7 @@ impl LbApp {
         if old != algorithm {
             entry.pool.set_algorithm(algorithm);
             tracing::info!(pool, from = %old, to = %algorithm, "lb: algorithm switched; existing flows stay");
-            self.sync_proactive(id).await;
+            self.sync_proactive(id, Change::Planned).await;
         }
         Ok(algorithm)
     }

@@ -8,6 +8,7 @@ use std::time::Instant;
 use ofproto::message::Message;
 use tracing::{info, warn};
 
+use super::proactive::Change;
 use super::{LbApp, label};
 use crate::apps::lb::backend::BackendId;
 use crate::apps::lb::breaker::{BreakerState, ProbeResult, Transition};
@@ -90,11 +91,19 @@ impl LbApp {
             let gone = entry.pool.forget_flows_of(backend);
             self.metrics.active_flows.with_label_values(&[&name, &label(ip)]).set(0);
             info!(pool = %name, backend = %ip, flows = gone.len(), "lb: deleting the ejected backend's connections");
-            let msgs: Vec<Message> =
+            let mut msgs: Vec<Message> =
                 delete_backend_connections(pool_id, backend).into_iter().map(Message::FlowMod).collect();
+            msgs.extend(self.retire_lost_backend(pool_id, backend));
             self.broadcast(&msgs).await;
         }
-        self.sync_proactive(pool_id).await;
+        // Losing a backend changes the rules at once (its connections are gone); one coming back
+        // gets traffic through a transition, so connections on the others stay where they are.
+        let change = if transitions.iter().any(|t| t.to == BreakerState::Open) {
+            Change::Immediate
+        } else {
+            Change::Planned
+        };
+        self.sync_proactive(pool_id, change).await;
     }
 
     pub(super) fn on_tick(&mut self) {

@@ -4,36 +4,67 @@
 //! ARP request for the VIP).
 //!
 //! Members of a pool on a switch are its backends whose MAC is known and that the switch has a path
-//! to; the rules output on the first hop of that path. Switching modes installs the new mode's rules
-//! before it removes the old mode's; connections established under the mode left then follow the
-//! new one (the controller does not know them, so it cannot keep them on their backend).
+//! to; the rules output on the first hop of that path. A planned change of rules that carry traffic
+//! (an algorithm switch, a weight, a backend added or healthy again) goes through a transition
+//! ([`super::transition`]) so connections made under the old rules stay on their backends; a lost
+//! backend (ejected, moved) and a first install change the rules at once, new before old.
 
 use std::net::Ipv4Addr;
+use std::time::Instant;
 
+use ofproto::flow::FlowMod;
 use ofproto::group::{GroupMod, GroupModCommand};
 use ofproto::message::Message;
 
+use super::transition::Retiring;
 use super::{LbApp, PoolEntry};
 use crate::apps::lb::algorithm::Algorithm;
 use crate::apps::lb::locate::{Seen, path_to};
 use crate::apps::lb::pool::PoolId;
-use crate::apps::lb::rules::{BackendPort, RuleGeneration, RuleKind, client_reverse_rules, delete_pool_kind};
+use crate::apps::lb::rules::{
+    BackendPort, RuleGeneration, RuleKind, client_reverse_rules, delete_pool_kind, retiring, syn_trap_rules,
+};
 use crate::apps::lb::select_group::{forward_rules, group_id, group_mods};
-use crate::apps::lb::wildcard::{WildcardAssignment, WildcardVip, transition};
+use crate::apps::lb::wildcard::{WildcardVip, transition};
 
 /// Idle timeout of the per-client reverse rules, seconds: a client idle this long ARPs again before
 /// its next connection (Linux re-validates a neighbour entry within about a minute).
 pub const CLIENT_REVERSE_IDLE_TIMEOUT: u16 = 600;
 
+/// Why the proactive rules are being brought in step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::apps::lb) enum Change {
+    /// Asked for (REST) or a backend back in service: connections on the old rules are kept.
+    Planned,
+    /// A backend lost (ejected) or located anew, or nothing installed yet: its connections are gone
+    /// or there are none, so the rules change at once.
+    Immediate,
+}
+
 /// What the switch-side modes installed on one switch for one pool.
 #[derive(Debug, Default)]
 pub(in crate::apps::lb) struct Installed {
-    /// The pool's groups exist on the switch (they outlive the forward rules; see `sync_proactive`).
-    groups: bool,
+    /// The pool's groups as last sent (`Modify` form); `None` until they exist on the switch. They
+    /// outlive the forward rules (see `sync_switch`).
+    groups: Option<Vec<GroupMod>>,
     /// The mode the rules were last synced for (its rules are in place), and the mark they carry.
     mode: Option<Algorithm>,
     generation: RuleGeneration,
-    wildcard: Option<WildcardAssignment>,
+    wildcard: Option<crate::apps::lb::wildcard::WildcardAssignment>,
+    /// The forward rules of `mode` as installed (the group rules or the prefix rules), so a
+    /// transition can add them again with timeouts.
+    rules: Vec<FlowMod>,
+    /// A transition in progress on this switch.
+    pub(super) retiring: Option<Retiring>,
+}
+
+impl Installed {
+    /// Forgets the forward rules (they have left the switch); the groups stay.
+    pub(super) fn forget_rules(&mut self) {
+        self.mode = None;
+        self.wildcard = None;
+        self.rules.clear();
+    }
 }
 
 impl LbApp {
@@ -119,82 +150,125 @@ impl LbApp {
     }
 
     /// Brings every switch's proactive rules for pool `id` in line with its mode, weights, health and
-    /// member locations. Cheap when nothing changed (unchanged wildcard prefixes send nothing).
-    pub(super) async fn sync_proactive(&mut self, id: PoolId) {
+    /// member locations. Cheap when nothing changed (nothing is sent but the client reverse rules).
+    pub(super) async fn sync_proactive(&mut self, id: PoolId, change: Change) {
         let Some(entry) = self.pools.get_mut(&id) else { return };
-        let algorithm = entry.pool.algorithm();
-        let planned = (algorithm == Algorithm::Wildcard).then(|| entry.pool.replan_wildcard().1);
+        if entry.pool.algorithm() == Algorithm::Wildcard {
+            // The controller answers from the new partition at once (new connections of a
+            // transition follow it); the switches get its rules now or after the transition.
+            entry.pool.replan_wildcard();
+        }
         let dpids: Vec<u64> = self.switches.keys().copied().collect();
         let mut per_switch: Vec<(u64, Vec<Message>)> = Vec::new();
         for dpid in dpids {
-            let Some(entry) = self.pools.get(&id) else { return };
-            let members = self.members(entry, dpid);
-            let clients = if algorithm.is_switch_side() {
-                self.client_reverse_msgs(entry, dpid, &self.clients_of(entry))
-            } else {
-                Vec::new()
-            };
-            let Some(entry) = self.pools.get_mut(&id) else { return };
-            let n_ports = entry.pool.config().ports.len();
-            let installed = entry.installed.entry(dpid).or_default();
-            // Make before break: the new mode's rules go first and the old mode's are deleted after
-            // them, in the same batch, so no packet falls through to the trap in between.
-            let mut msgs: Vec<Message> = Vec::new();
-            let previous = installed.mode.replace(algorithm);
-            if previous != Some(algorithm) {
-                installed.generation = installed.generation.next();
-            }
-            let generation = installed.generation;
-            match (&planned, algorithm) {
-                (_, Algorithm::SelectGroup) => {
-                    // Groups stay on the switch when the pool leaves this mode (see below), so
-                    // coming back modifies them; only a first install clears a group left by an
-                    // earlier controller run, which would make ADD fail.
-                    let command = if installed.groups {
-                        GroupModCommand::Modify
-                    } else {
-                        for i in 0..n_ports {
-                            msgs.push(Message::GroupMod(GroupMod::delete(group_id(id, i as u8))));
-                        }
-                        GroupModCommand::Add
-                    };
-                    msgs.extend(
-                        group_mods(&entry.pool, &members, command).into_iter().map(Message::GroupMod),
-                    );
-                    installed.groups = true;
-                    if previous != Some(Algorithm::SelectGroup) {
-                        msgs.extend(forward_rules(&entry.pool, generation).into_iter().map(Message::FlowMod));
-                    }
-                }
-                (Some(new), Algorithm::Wildcard) => {
-                    let vip = WildcardVip {
-                        pool: id,
-                        vip: entry.pool.vip(),
-                        ports: &entry.pool.config().ports,
-                        generation,
-                    };
-                    let plan = transition(&vip, installed.wildcard.as_ref(), new, &members);
-                    msgs.extend(plan.flow_mods.into_iter().map(Message::FlowMod));
-                    installed.wildcard = Some(new.clone());
-                }
-                _ => {}
-            }
-            if previous == Some(Algorithm::SelectGroup) && algorithm != Algorithm::SelectGroup {
-                // Only the rules that send traffic into the groups go. The groups themselves stay:
-                // Open vSwitch's datapath may hold, for a moment, cached flows translated before
-                // the change, and one that still jumps into a group then reaches a live backend
-                // (SYN and the rest of the connection alike) instead of a deleted group's drop.
-                msgs.push(Message::FlowMod(delete_pool_kind(id, RuleKind::Group)));
-            }
-            if installed.wildcard.is_some() && algorithm != Algorithm::Wildcard {
-                msgs.push(Message::FlowMod(delete_pool_kind(id, RuleKind::Wildcard)));
-                installed.wildcard = None;
-            }
-            msgs.extend(clients);
-            per_switch.push((dpid, msgs));
+            per_switch.push((dpid, self.sync_switch(id, dpid, change)));
         }
         for (dpid, msgs) in per_switch {
             self.send(dpid, &msgs).await;
         }
+        self.export_transition(id);
+    }
+
+    /// The messages that bring switch `dpid` in line for pool `id` (see [`Self::sync_proactive`]).
+    pub(super) fn sync_switch(&mut self, id: PoolId, dpid: u64, change: Change) -> Vec<Message> {
+        let Some(entry) = self.pools.get(&id) else { return Vec::new() };
+        let algorithm = entry.pool.algorithm();
+        let members = self.members(entry, dpid);
+        let clients = if algorithm.is_switch_side() {
+            self.client_reverse_msgs(entry, dpid, &self.clients_of(entry))
+        } else {
+            Vec::new()
+        };
+        let timing = self.transition;
+        let Some(entry) = self.pools.get_mut(&id) else { return Vec::new() };
+        let installed = entry.installed.entry(dpid).or_default();
+        if installed.retiring.is_some() {
+            // The pool's current mode goes in when the retiring rules have left (`finish_retiring`).
+            return clients;
+        }
+        let vip = |generation| WildcardVip {
+            pool: id,
+            vip: entry.pool.vip(),
+            ports: &entry.pool.config().ports,
+            generation,
+        };
+        let groups = group_mods(&entry.pool, &members, GroupModCommand::Modify);
+        let wildcard_plan = match (algorithm, entry.pool.wildcard_assignment()) {
+            (Algorithm::Wildcard, Some(new)) => {
+                Some(transition(&vip(installed.generation), installed.wildcard.as_ref(), new, &members))
+            }
+            _ => None,
+        };
+        let changed = installed.mode != Some(algorithm)
+            || (algorithm == Algorithm::SelectGroup && installed.groups.as_ref() != Some(&groups))
+            || wildcard_plan.as_ref().is_some_and(|p| !p.flow_mods.is_empty());
+        let carrying = installed.mode.is_some_and(Algorithm::is_switch_side) && !installed.rules.is_empty();
+        if changed && carrying && change == Change::Planned && timing.enabled() {
+            // Keep the old rules (and the groups as they are) for the connections made under them;
+            // new connections reach the controller until the old rules have idled out.
+            let from = installed.mode.unwrap_or(algorithm);
+            let mut msgs: Vec<Message> = syn_trap_rules(id, entry.pool.vip(), &entry.pool.config().ports)
+                .into_iter()
+                .map(Message::FlowMod)
+                .collect();
+            msgs.extend(
+                installed.rules.iter().map(|r| Message::FlowMod(retiring(r, timing.idle_s, timing.max_s))),
+            );
+            installed.retiring = Some(Retiring::new(from, installed.rules.len(), Instant::now()));
+            msgs.extend(clients);
+            return msgs;
+        }
+        // Make before break: the new mode's rules go first and the old mode's are deleted after
+        // them, in the same batch, so no packet falls through to the trap in between.
+        let mut msgs: Vec<Message> = Vec::new();
+        let previous = installed.mode.replace(algorithm);
+        if previous != Some(algorithm) {
+            installed.generation = installed.generation.next();
+        }
+        let generation = installed.generation;
+        match algorithm {
+            Algorithm::SelectGroup => {
+                // Groups stay on the switch when the pool leaves this mode (see below), so coming
+                // back modifies them; only a first install clears a group left by an earlier
+                // controller run, which would make ADD fail.
+                if installed.groups.is_none() {
+                    for i in 0..entry.pool.config().ports.len() {
+                        msgs.push(Message::GroupMod(GroupMod::delete(group_id(id, i as u8))));
+                    }
+                    let add = group_mods(&entry.pool, &members, GroupModCommand::Add);
+                    msgs.extend(add.into_iter().map(Message::GroupMod));
+                } else if installed.groups.as_ref() != Some(&groups) {
+                    msgs.extend(groups.iter().cloned().map(Message::GroupMod));
+                }
+                installed.groups = Some(groups);
+                if previous != Some(Algorithm::SelectGroup) {
+                    installed.rules = forward_rules(&entry.pool, generation);
+                    msgs.extend(installed.rules.iter().cloned().map(Message::FlowMod));
+                }
+            }
+            Algorithm::Wildcard => {
+                if let Some(new) = entry.pool.wildcard_assignment() {
+                    let plan = transition(&vip(generation), installed.wildcard.as_ref(), new, &members);
+                    msgs.extend(plan.flow_mods.into_iter().map(Message::FlowMod));
+                    // The whole set as it now stands on the switch, for a later transition.
+                    installed.rules = transition(&vip(generation), None, new, &members).flow_mods;
+                    installed.wildcard = Some(new.clone());
+                }
+            }
+            _ => installed.rules.clear(),
+        }
+        if previous == Some(Algorithm::SelectGroup) && algorithm != Algorithm::SelectGroup {
+            // Only the rules that send traffic into the groups go. The groups themselves stay:
+            // Open vSwitch's datapath may hold, for a moment, cached flows translated before
+            // the change, and one that still jumps into a group then reaches a live backend
+            // (SYN and the rest of the connection alike) instead of a deleted group's drop.
+            msgs.push(Message::FlowMod(delete_pool_kind(id, RuleKind::Group)));
+        }
+        if installed.wildcard.is_some() && algorithm != Algorithm::Wildcard {
+            msgs.push(Message::FlowMod(delete_pool_kind(id, RuleKind::Wildcard)));
+            installed.wildcard = None;
+        }
+        msgs.extend(clients);
+        msgs
     }
 }

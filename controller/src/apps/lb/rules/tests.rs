@@ -212,3 +212,35 @@ fn generation_marks_are_onf_tcp_flags_reserved_bits_in_turn() {
         assert!(buf.windows(12).any(|w| w == oxm(bit)), "mark {bit:#04x}00 in {buf:02x?}");
     }
 }
+
+#[test]
+fn the_transition_trap_takes_only_syns_between_proactive_and_per_flow_rules() {
+    let rules = syn_trap_rules(PoolId(3), VIP, &[8000, 8001]);
+    assert_eq!(rules.len(), 2);
+    // ONFOXM_ET_TCP_FLAGS, value SYN, mask SYN|ACK: a first segment, not the SYN-ACK or later ones.
+    let syn_only = [0xff, 0xff, 0x55, 0x08, 0x4f, 0x4e, 0x46, 0x00, 0x00, 0x02, 0x00, 0x12];
+    for (r, port) in rules.iter().zip([8000, 8001]) {
+        assert_eq!(r.r#match.get(ofproto::oxm::OxmField::TcpDst), Some(&Oxm::TcpDst(port)));
+        assert_eq!(r.r#match.get(ofproto::oxm::OxmField::Ipv4Dst), Some(&Oxm::Ipv4Dst(VIP, None)));
+        assert!(r.priority > PROACTIVE_PRIORITY + 32 && r.priority < STEER_PRIORITY);
+        assert_eq!(actions(r), [Action::output(PortNo::CONTROLLER)]);
+        assert_eq!(LbCookie::decode(r.cookie).map(|c| c.kind), Some(RuleKind::SynTrap));
+        let mut buf = bytes::BytesMut::new();
+        ofproto::message::Message::FlowMod(r.clone()).encode(1, &mut buf);
+        assert!(buf.windows(12).any(|w| w == syn_only), "{buf:02x?}");
+    }
+}
+
+#[test]
+fn a_retiring_rule_is_the_same_rule_with_timeouts_and_a_removal_report() {
+    let rule = FlowMod::add(tcp_match(CLIENT, 1, VIP, 8000))
+        .priority(PROACTIVE_PRIORITY + 4)
+        .cookie(LbCookie::new(PoolId(3), Some(BackendId(1)), RuleKind::Wildcard).encode())
+        .apply_actions(vec![Action::output(PortNo(2))]);
+    let old = retiring(&rule, 2, 60);
+    assert_eq!(old.command, FlowModCommand::Add, "an ADD of the same match and priority replaces it");
+    assert_eq!((old.idle_timeout, old.hard_timeout), (2, 60));
+    assert_ne!(old.flags & flow_mod_flags::SEND_FLOW_REM, 0);
+    assert_eq!((&old.r#match, old.priority, old.cookie), (&rule.r#match, rule.priority, rule.cookie));
+    assert_eq!(old.instructions, rule.instructions);
+}
