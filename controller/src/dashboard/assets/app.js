@@ -316,8 +316,11 @@ function renderPools(pools) {
   for (const pool of pools) {
     seen.add(pool.name);
     const view = poolView(pool.name);
+    // A transition: the old switch-side rules still carry the connections made under them.
+    const t = pool.transition;
     view.summary.textContent = `VIP ${pool.vip} · ports ${pool.ports.join(', ')} · ${pool.active_flows} active`
-      + ` / ${pool.total_flows} flows · ${pool.packet_ins} packet-ins`;
+      + ` / ${pool.total_flows} flows · ${pool.packet_ins} packet-ins`
+      + (t ? ` · moving from ${t.from} to ${t.to}: ${t.rules_left} old rules carry open connections` : '');
     if (!view.busy && document.activeElement !== view.select) {
       view.current = pool.algorithm;
       view.select.value = pool.algorithm;
