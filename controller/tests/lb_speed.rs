@@ -90,13 +90,18 @@ async fn speed_figures() {
         // timeout) are gone before the first switch (see docs/performance.md on mode switches).
         let settle = std::env::var("RUDDER_LB_SPEED_SETTLE_S").ok().and_then(|v| v.parse().ok());
         tokio::time::sleep(Duration::from_secs(settle.unwrap_or(0))).await;
+        // Each switch starts right before the load, so a transition from a switch-side mode runs
+        // under it: the controller steers new connections until the old rules idle out.
         for only in phases.split(',') {
             lab.set_algorithm("v1", only).await;
             tokio::time::sleep(Duration::from_millis(500)).await;
             let before = lab.metric("rudder_lb_packet_ins_total{pool=\"v1\"}").await;
             let (rps, failed) = rate(&lab, "c1", [vip; 3]).await;
             let packet_ins = lab.metric("rudder_lb_packet_ins_total{pool=\"v1\"}").await - before;
-            println!("  {only}: {rps:.0} requests/s ({failed} failed), {packet_ins} TCP packet-ins");
+            let transition = &lab.get("/lb/pools/v1").await["transition"];
+            println!(
+                "  {only}: {rps:.0} requests/s ({failed} failed), {packet_ins} TCP packet-ins, transition after the load: {transition}"
+            );
         }
         return;
     }
@@ -115,6 +120,8 @@ async fn speed_figures() {
     println!("  direct: {:.3} / {:.3}", direct.0, direct.1);
     for algorithm in ["round_robin", "select_group", "wildcard"] {
         lab.set_algorithm("v1", algorithm).await;
+        // Leaving select_group for wildcard retires the group's rules first (a transition).
+        lab.wait_no_transition("v1", Duration::from_secs(30)).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let via = connect_times(&lab.load("c1", vip, 8000, &sequential).await);
         let (rps, failed) = rate(&lab, "c1", [vip; 3]).await;

@@ -16,6 +16,8 @@ fn pools(p: [u8; 3]) -> LbConfig {
     let text = format!(
         r#"
         probe_interval_ms = 200
+        transition_idle_s = 1
+        transition_max_s = 10
         [[pools]]
         name = "v1"
         vip = "{a}.{b}.{c}.100"
@@ -55,6 +57,8 @@ async fn select_group_spreads_by_weight_without_packet_ins() {
         assert!(Instant::now() < deadline, "backends not located: {:#?}", lab.backends("v1").await);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // A node that answered its first probes late came back into service through a transition.
+    lab.wait_no_transition("v1", Duration::from_secs(20)).await;
     let vip = lab.ip(100);
     let packet_ins = "rudder_lb_packet_ins_total{pool=\"v1\"}";
     let before = lab.metric(packet_ins).await;
@@ -66,15 +70,21 @@ async fn select_group_spreads_by_weight_without_packet_ins() {
     let groups = lab.ovs.ofctl("dump-groups", &lab.bridge, &[]);
     assert!(groups.contains("type=select"), "{groups}");
 
-    // Re-weight 3:2:1 over REST: the buckets follow.
+    // Re-weight 3:2:1 over REST: the buckets follow once the old ones have carried their last
+    // connections.
     for (last, weight) in [(11u8, 3u16), (13, 1)] {
         let path = format!("/lb/pools/v1/backends/{}", lab.ip(last));
         let (status, body) = lab.send(Method::PATCH, &path, json!({ "weight": weight })).await;
         assert_eq!(status, 200, "{body}");
     }
+    lab.wait_no_transition("v1", Duration::from_secs(20)).await;
+    let before = lab.metric(packet_ins).await;
     let samples = lab.load("c1", vip, 8000, &Load::get("/health", 600, 4)).await;
     assert_split(&samples, [3.0, 2.0, 1.0], 0.07);
     assert_eq!(lab.metric(packet_ins).await, before);
+    let groups = lab.ovs.ofctl("dump-groups", &lab.bridge, &[]);
+    // Open vSwitch leaves out weight 1, its default.
+    assert!(groups.contains("bucket=weight:3") && groups.matches("bucket=").count() == 3, "{groups}");
 
     // Wildcard: 16 client addresses, one per leaf of the 4-bit split of their low bits; the split
     // gives n1:n2:n3 3:5:8 leaves for weights 1:2:3 (largest remainder), so shares 3/16, 5/16, 8/16.
@@ -87,10 +97,9 @@ async fn select_group_spreads_by_weight_without_packet_ins() {
     for &ip in &sources {
         lab.add_address("c1", ip);
     }
+    lab.wait_no_transition("v1", Duration::from_secs(20)).await;
     lab.set_algorithm("v1", "wildcard").await;
-    // The first flow of a new source address teaches the controller nothing it needs; give the
-    // switch a moment to take the new rules.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    lab.wait_no_transition("v1", Duration::from_secs(20)).await;
     let before = lab.metric(packet_ins).await;
     let load = Load { sources, ..Load::get("/health", 320, 4) };
     let samples = lab.load("c1", vip, 8000, &load).await;
@@ -109,7 +118,7 @@ async fn select_group_spreads_by_weight_without_packet_ins() {
 
     // And back: the kept groups are modified in place, the prefix rules go, the split is by weight.
     lab.set_algorithm("v1", "select_group").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    lab.wait_no_transition("v1", Duration::from_secs(20)).await;
     let samples = lab.load("c1", vip, 8000, &Load::get("/health", 600, 4)).await;
     assert_split(&samples, [1.0, 2.0, 3.0], 0.07);
     assert_eq!(lab.metric(packet_ins).await, before, "flows reached the controller after switching back");

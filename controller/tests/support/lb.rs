@@ -127,6 +127,68 @@ for th in threads: th.start()
 for th in threads: th.join()
 "#;
 
+/// One request of a keep-alive load ([`keepalive_in`]): connection `conn` of the script sent it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeepaliveSample {
+    /// Which of the script's connections (0-based); it keeps its number when reopened.
+    pub conn: usize,
+    /// Wall-clock start, seconds since the Unix epoch.
+    pub t: f64,
+    pub ok: bool,
+    /// The node that answered (`node_id` of the JSON reply).
+    pub node: Option<String>,
+    /// The connection's TCP source port: a new one means the connection was reopened after a failure.
+    pub port: Option<u16>,
+    pub err: Option<String>,
+}
+
+/// Keeps `conns` HTTP/1.1 connections open (no `Connection: close`) and sends a GET on each every
+/// interval until the deadline, printing one JSON line per request: unlike [`LOAD_SCRIPT`], one flow
+/// carries many requests, which is what a mode switch must not break. `auto_open` is off so that a
+/// connection the far end closed or reset shows up as a failed request instead of being reopened
+/// silently by `http.client`; the script then reopens it itself (a new source port) and goes on.
+const KEEPALIVE_SCRIPT: &str = r#"
+import http.client, json, sys, threading, time
+host, port, path, conns, interval, duration = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
+lock = threading.Lock()
+deadline = time.time() + duration
+def worker(i):
+    c = None
+    due = time.time()
+    while due < deadline:
+        time.sleep(max(0.0, due - time.time()))
+        t = time.time()
+        due = max(due + interval, t)
+        rec = {"conn": i, "t": t, "ok": False, "node": None, "port": None, "err": None}
+        try:
+            if c is None:
+                c = http.client.HTTPConnection(host, port, timeout=5)
+                c.auto_open = 0
+                c.connect()
+            if c.sock is not None:
+                rec["port"] = c.sock.getsockname()[1]
+            c.request("GET", path)
+            r = c.getresponse()
+            data = r.read()
+            if r.status != 200:
+                rec["err"] = "HTTP %d" % r.status
+            else:
+                rec["ok"] = True
+                rec["node"] = json.loads(data).get("node_id")
+        except Exception as e:
+            rec["err"] = type(e).__name__ + ": " + str(e)
+            if c is not None:
+                c.close()
+            c = None
+        with lock:
+            print(json.dumps(rec), flush=True)
+    if c is not None:
+        c.close()
+threads = [threading.Thread(target=worker, args=(i,)) for i in range(conns)]
+for th in threads: th.start()
+for th in threads: th.join()
+"#;
+
 /// A host in its own namespace.
 pub struct Host {
     pub name: String,
@@ -398,6 +460,20 @@ impl LbLab {
         }
     }
 
+    /// Waits until `pool` runs no transition (`transition` null in `/lb/pools/{pool}`): the old
+    /// switch-side rules have idled out and the pool's current mode is installed.
+    pub async fn wait_no_transition(&self, pool: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let stats = self.get(&format!("/lb/pools/{pool}")).await;
+            if stats.get("transition").is_some_and(Value::is_null) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{pool}: transition still running after {timeout:?}: {stats}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// One Prometheus sample from the controller's `/metrics`, e.g.
     /// `rudder_lb_packet_ins_total{pool="v1"}`; 0 when absent.
     pub async fn metric(&self, series: &str) -> f64 {
@@ -418,6 +494,22 @@ impl LbLab {
     /// Runs `load` from client `client` against `ip:port` and returns every request's outcome.
     pub async fn load(&self, client: &str, ip: Ipv4Addr, port: u16, load: &Load) -> Vec<Sample> {
         load_in(self.host(client).netns.clone(), ip, port, load.clone()).await
+    }
+
+    /// Runs a keep-alive load from client `client` against `ip:port` (see [`keepalive_in`]).
+    // Each argument is one knob of the load; a struct for them would only be unpacked again.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn keepalive(
+        &self,
+        client: &str,
+        ip: Ipv4Addr,
+        port: u16,
+        conns: usize,
+        interval: Duration,
+        duration: Duration,
+        path: &'static str,
+    ) -> Vec<KeepaliveSample> {
+        keepalive_in(self.host(client).netns.clone(), ip, port, conns, interval, duration, path).await
     }
 }
 
@@ -445,6 +537,40 @@ pub async fn load_in(netns: String, ip: Ipv4Addr, port: u16, load: Load) -> Vec<
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("load script line {l:?}: {e}")))
+        .collect()
+}
+
+/// From namespace `netns`, keeps `conns` persistent connections to `ip:port` and sends `GET path`
+/// on each every `interval` for `duration`; returns every request's outcome (owned arguments, so it
+/// can be spawned and run across a change made meanwhile). The script ends by itself: after
+/// `duration`, plus at most one request's 5 s timeout.
+pub async fn keepalive_in(
+    netns: String,
+    ip: Ipv4Addr,
+    port: u16,
+    conns: usize,
+    interval: Duration,
+    duration: Duration,
+    path: &'static str,
+) -> Vec<KeepaliveSample> {
+    let out = tokio::process::Command::new("ip")
+        .args(["netns", "exec", &netns, "python3", "-c", KEEPALIVE_SCRIPT])
+        .args([
+            ip.to_string(),
+            port.to_string(),
+            path.to_string(),
+            conns.to_string(),
+            interval.as_secs_f64().to_string(),
+            duration.as_secs_f64().to_string(),
+        ])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run the keep-alive script");
+    assert!(out.status.success(), "keep-alive script failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("keep-alive script line {l:?}: {e}")))
         .collect()
 }
 
