@@ -359,6 +359,11 @@ impl LbApp {
             for entry in self.pools.values_mut() {
                 entry.installed.remove(&dpid);
             }
+            // A transition on the switch ends with it (its rules are reinstalled on reconnect).
+            let ids: Vec<PoolId> = self.pools.keys().copied().collect();
+            for id in ids {
+                self.export_transition(id);
+            }
         }
     }
 
