@@ -517,26 +517,37 @@ impl LbLab {
 pub async fn load_in(netns: String, ip: Ipv4Addr, port: u16, load: Load) -> Vec<Sample> {
     let duration = load.duration.map_or(0.0, |d| d.as_secs_f64()).to_string();
     let body = load.body.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    let args = [
+        ip.to_string(),
+        port.to_string(),
+        load.path.to_string(),
+        load.requests.to_string(),
+        load.concurrency.to_string(),
+        duration,
+        body,
+        load.sources.iter().map(Ipv4Addr::to_string).collect::<Vec<_>>().join(","),
+    ];
+    run_script(&netns, "load", LOAD_SCRIPT, &args).await
+}
+
+/// Runs a client script in namespace `netns` and parses the JSON line it prints per request.
+async fn run_script<T: serde::de::DeserializeOwned>(
+    netns: &str,
+    what: &str,
+    script: &str,
+    args: &[String],
+) -> Vec<T> {
     let out = tokio::process::Command::new("ip")
-        .args(["netns", "exec", &netns, "python3", "-c", LOAD_SCRIPT])
-        .args([
-            ip.to_string(),
-            port.to_string(),
-            load.path.to_string(),
-            load.requests.to_string(),
-            load.concurrency.to_string(),
-            duration,
-            body,
-            load.sources.iter().map(Ipv4Addr::to_string).collect::<Vec<_>>().join(","),
-        ])
+        .args(["netns", "exec", netns, "python3", "-c", script])
+        .args(args)
         .kill_on_drop(true)
         .output()
         .await
-        .expect("run the load script");
-    assert!(out.status.success(), "load script failed: {}", String::from_utf8_lossy(&out.stderr));
+        .unwrap_or_else(|e| panic!("run the {what} script: {e}"));
+    assert!(out.status.success(), "{what} script failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("load script line {l:?}: {e}")))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{what} script line {l:?}: {e}")))
         .collect()
 }
 
@@ -553,25 +564,15 @@ pub async fn keepalive_in(
     duration: Duration,
     path: &'static str,
 ) -> Vec<KeepaliveSample> {
-    let out = tokio::process::Command::new("ip")
-        .args(["netns", "exec", &netns, "python3", "-c", KEEPALIVE_SCRIPT])
-        .args([
-            ip.to_string(),
-            port.to_string(),
-            path.to_string(),
-            conns.to_string(),
-            interval.as_secs_f64().to_string(),
-            duration.as_secs_f64().to_string(),
-        ])
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run the keep-alive script");
-    assert!(out.status.success(), "keep-alive script failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("keep-alive script line {l:?}: {e}")))
-        .collect()
+    let args = [
+        ip.to_string(),
+        port.to_string(),
+        path.to_string(),
+        conns.to_string(),
+        interval.as_secs_f64().to_string(),
+        duration.as_secs_f64().to_string(),
+    ];
+    run_script(&netns, "keep-alive", KEEPALIVE_SCRIPT, &args).await
 }
 
 /// Seconds since the Unix epoch, as the load script stamps requests.
