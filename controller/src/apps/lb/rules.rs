@@ -359,6 +359,16 @@ impl Steering {
     }
 }
 
+/// TCP to `vip:port`, as a client sends it: what every VIP-wide rule (traps, select group, wildcard
+/// prefixes) starts from.
+pub fn vip_match(vip: Ipv4Addr, port: u16) -> Match {
+    Match::new()
+        .with(Oxm::EthType(ETH_TYPE_IPV4))
+        .with(Oxm::IpProto(IP_PROTO_TCP))
+        .with(Oxm::Ipv4Dst(vip, None))
+        .with(Oxm::TcpDst(port))
+}
+
 /// Rules that send a pool's VIP traffic to the controller: ARP asking for (or answering to) the VIP,
 /// and TCP to each served VIP port. Tagged with the LB cookie, so those PACKET_INs reach the LB app.
 pub fn trap_rules(pool: PoolId, vip: Ipv4Addr, ports: &[u16]) -> Vec<FlowMod> {
@@ -368,12 +378,12 @@ pub fn trap_rules(pool: PoolId, vip: Ipv4Addr, ports: &[u16]) -> Vec<FlowMod> {
     let mut rules =
         vec![FlowMod::add(arp).priority(TRAP_PRIORITY).cookie(cookie).apply_actions(to_controller())];
     for &port in ports {
-        let tcp = Match::new()
-            .with(Oxm::EthType(ETH_TYPE_IPV4))
-            .with(Oxm::IpProto(IP_PROTO_TCP))
-            .with(Oxm::Ipv4Dst(vip, None))
-            .with(Oxm::TcpDst(port));
-        rules.push(FlowMod::add(tcp).priority(TRAP_PRIORITY).cookie(cookie).apply_actions(to_controller()));
+        rules.push(
+            FlowMod::add(vip_match(vip, port))
+                .priority(TRAP_PRIORITY)
+                .cookie(cookie)
+                .apply_actions(to_controller()),
+        );
     }
     rules
 }
@@ -386,12 +396,7 @@ pub fn syn_trap_rules(pool: PoolId, vip: Ipv4Addr, ports: &[u16]) -> Vec<FlowMod
     ports
         .iter()
         .map(|&port| {
-            let syn = Match::new()
-                .with(Oxm::EthType(ETH_TYPE_IPV4))
-                .with(Oxm::IpProto(IP_PROTO_TCP))
-                .with(Oxm::Ipv4Dst(vip, None))
-                .with(Oxm::TcpDst(port))
-                .with(tcp_flags(TCP_FLAG_SYN, TCP_FLAG_SYN | TCP_FLAG_ACK));
+            let syn = vip_match(vip, port).with(tcp_flags(TCP_FLAG_SYN, TCP_FLAG_SYN | TCP_FLAG_ACK));
             FlowMod::add(syn)
                 .priority(TRANSITION_PRIORITY)
                 .cookie(cookie)
@@ -406,6 +411,23 @@ pub fn syn_trap_rules(pool: PoolId, vip: Ipv4Addr, ports: &[u16]) -> Vec<FlowMod
 /// passed, and its FLOW_REMOVED tells the controller it is gone.
 pub fn retiring(rule: &FlowMod, idle: u16, hard: u16) -> FlowMod {
     rule.clone().idle_timeout(idle).hard_timeout(hard).send_flow_rem()
+}
+
+/// FlowMods taking a switch from the proactive rules `installed` to `desired` (both as ADDs, as
+/// built): the desired rules not installed exactly so (an ADD over a rule of the same match and
+/// priority replaces it, cookie included, OF1.3.5 §6.4), then strict deletes of the installed rules
+/// no desired one replaces. Rules installed unchanged are left alone; adding before deleting means no
+/// packet meets a gap.
+pub fn resync(installed: &[FlowMod], desired: &[FlowMod]) -> Vec<FlowMod> {
+    let same_slot = |a: &FlowMod, b: &FlowMod| a.priority == b.priority && a.r#match == b.r#match;
+    let mut out: Vec<FlowMod> = desired.iter().filter(|d| !installed.contains(d)).cloned().collect();
+    out.extend(
+        installed
+            .iter()
+            .filter(|i| !desired.iter().any(|d| same_slot(i, d)))
+            .map(|i| FlowMod::delete_strict(i.r#match.clone()).priority(i.priority)),
+    );
+    out
 }
 
 /// Deletes every rule steering to backend `backend` of `pool` (forward, reverse, transit and

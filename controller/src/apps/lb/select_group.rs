@@ -11,12 +11,10 @@
 use ofproto::action::Action;
 use ofproto::flow::FlowMod;
 use ofproto::group::{Bucket, GroupMod, GroupModCommand, GroupType};
-use ofproto::oxm::{Match, Oxm};
 
 use super::pool::{Pool, PoolId};
 use super::rules::{
-    BackendPort, ETH_TYPE_IPV4, IP_PROTO_TCP, LbCookie, PROACTIVE_PRIORITY, RuleGeneration, RuleKind,
-    to_backend_actions,
+    BackendPort, LbCookie, PROACTIVE_PRIORITY, RuleGeneration, RuleKind, to_backend_actions, vip_match,
 };
 
 /// Group ids of the LB: `0x4c` in the top byte, then pool and VIP-port index, well below
@@ -62,12 +60,7 @@ pub fn forward_rules(pool: &Pool, generation: RuleGeneration) -> Vec<FlowMod> {
         .iter()
         .enumerate()
         .map(|(i, &port)| {
-            let m = Match::new()
-                .with(Oxm::EthType(ETH_TYPE_IPV4))
-                .with(Oxm::IpProto(IP_PROTO_TCP))
-                .with(Oxm::Ipv4Dst(pool.vip(), None))
-                .with(Oxm::TcpDst(port));
-            FlowMod::add(generation.mark(m))
+            FlowMod::add(generation.mark(vip_match(pool.vip(), port)))
                 .priority(PROACTIVE_PRIORITY)
                 .cookie(cookie)
                 .apply_actions(vec![Action::Group(group_id(pool.id, i as u8))])
@@ -80,6 +73,7 @@ mod tests {
     use std::time::Instant;
 
     use ofproto::PortNo;
+    use ofproto::oxm::Oxm;
 
     use super::*;
     use crate::apps::lb::algorithm::Algorithm;

@@ -27,8 +27,7 @@ use super::algorithm::{SelectionContext, Selector};
 use super::backend::BackendId;
 use super::pool::PoolId;
 use super::rules::{
-    BackendPort, ETH_TYPE_IPV4, IP_PROTO_TCP, LbCookie, PROACTIVE_PRIORITY, RuleGeneration, RuleKind,
-    to_backend_actions,
+    BackendPort, LbCookie, PROACTIVE_PRIORITY, RuleGeneration, RuleKind, to_backend_actions, vip_match,
 };
 
 /// One wildcard rule: clients in `prefix/len` go to `backend`.
@@ -245,11 +244,7 @@ pub fn wildcard_match(rule: &PrefixRule, vip: Ipv4Addr, vip_port: u16) -> Match 
 pub fn wildcard_match_split(rule: &PrefixRule, split: WildcardSplit, vip: Ipv4Addr, vip_port: u16) -> Match {
     let rule = PrefixRule { prefix: split.key(rule.prefix), ..*rule };
     let mask = split.key(Ipv4Addr::from(prefix_mask(rule.len)));
-    let mut m = Match::new()
-        .with(Oxm::EthType(ETH_TYPE_IPV4))
-        .with(Oxm::IpProto(IP_PROTO_TCP))
-        .with(Oxm::Ipv4Dst(vip, None))
-        .with(Oxm::TcpDst(vip_port));
+    let mut m = vip_match(vip, vip_port);
     if rule.len > 0 {
         m.insert(Oxm::Ipv4Src(rule.prefix, Some(mask)));
     }

@@ -244,3 +244,23 @@ fn a_retiring_rule_is_the_same_rule_with_timeouts_and_a_removal_report() {
     assert_eq!((&old.r#match, old.priority, old.cookie), (&rule.r#match, rule.priority, rule.cookie));
     assert_eq!(old.instructions, rule.instructions);
 }
+
+#[test]
+fn resync_adds_what_is_missing_or_different_and_deletes_what_is_gone() {
+    let rule = |port: u16, out: u32| {
+        FlowMod::add(vip_match(VIP, port))
+            .priority(PROACTIVE_PRIORITY)
+            .cookie(LbCookie::new(PoolId(3), Some(BackendId(out as u16)), RuleKind::Wildcard).encode())
+            .apply_actions(vec![Action::output(PortNo(out))])
+    };
+    let installed = [rule(8000, 1), rule(8001, 1), rule(8002, 1)];
+    assert!(resync(&installed, &installed).is_empty(), "nothing changed, nothing sent");
+    // 8000 unchanged, 8001 to another backend, 8002 gone, 8003 new (e.g. a backend whose MAC was
+    // unknown when the others' rules went in).
+    let desired = [rule(8000, 1), rule(8001, 2), rule(8003, 2)];
+    let out = resync(&installed, &desired);
+    assert_eq!(out[..2], [rule(8001, 2), rule(8003, 2)], "adds first, the changed one replacing");
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[2].command, FlowModCommand::DeleteStrict);
+    assert_eq!((&out[2].r#match, out[2].priority), (&installed[2].r#match, PROACTIVE_PRIORITY));
+}
