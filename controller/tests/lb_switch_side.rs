@@ -12,7 +12,8 @@ use rudder_controller::apps::lb::config::LbConfig;
 use serde_json::json;
 use support::lb::{LbLab, Load, Sample, by_node};
 
-fn pools(p: [u8; 3]) -> LbConfig {
+/// Pool v1 over three nodes weighted 1:2:3, starting in `algorithm`.
+fn pools(p: [u8; 3], algorithm: &str) -> LbConfig {
     let text = format!(
         r#"
         probe_interval_ms = 200
@@ -21,7 +22,7 @@ fn pools(p: [u8; 3]) -> LbConfig {
         [[pools]]
         name = "v1"
         vip = "{a}.{b}.{c}.100"
-        algorithm = "select_group"
+        algorithm = "{algorithm}"
         backends = [{{ ip = "{a}.{b}.{c}.11", weight = 1 }}, {{ ip = "{a}.{b}.{c}.12", weight = 2 }}, {{ ip = "{a}.{b}.{c}.13", weight = 3 }}]
         "#,
         a = p[0],
@@ -49,7 +50,7 @@ fn assert_split(samples: &[Sample], weights: [f64; 3], tolerance: f64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn select_group_spreads_by_weight_without_packet_ins() {
-    let lab = LbLab::start(3, 1, pools).await;
+    let lab = LbLab::start(3, 1, |p| pools(p, "select_group")).await;
     lab.wait_healthy("v1", Duration::from_secs(90)).await;
     // The group's buckets need every backend's MAC and port (learned by ARP).
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -124,4 +125,28 @@ async fn select_group_spreads_by_weight_without_packet_ins() {
     assert_eq!(lab.metric(packet_ins).await, before, "flows reached the controller after switching back");
     let flows = lab.ovs.ofctl("dump-flows", &lab.bridge, &["--no-stats"]);
     assert!(!flows.lines().any(|l| l.contains("nw_src=") && l.contains("priority=20")), "{flows}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_started_in_wildcard_mode_gets_rules_for_backends_located_later() {
+    // The partition is planned before any backend's MAC is known; each backend's prefix rules must
+    // follow once ARP locates it, although the partition itself does not change.
+    let lab = LbLab::start(3, 1, |p| pools(p, "wildcard")).await;
+    lab.wait_healthy("v1", Duration::from_secs(90)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lab.backends("v1").await.iter().all(|b| b["mac"].is_string()) {
+        assert!(Instant::now() < deadline, "backends not located: {:#?}", lab.backends("v1").await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    lab.wait_no_transition("v1", Duration::from_secs(20)).await;
+    let sources: Vec<_> = (32..48u8).map(|last| lab.ip(last)).collect();
+    for &ip in &sources {
+        lab.add_address("c1", ip);
+    }
+    let packet_ins = "rudder_lb_packet_ins_total{pool=\"v1\"}";
+    let before = lab.metric(packet_ins).await;
+    let load = Load { sources, ..Load::get("/health", 320, 4) };
+    let samples = lab.load("c1", lab.ip(100), 8000, &load).await;
+    assert_split(&samples, [3.0, 5.0, 8.0], 0.02);
+    assert_eq!(lab.metric(packet_ins).await, before, "flows reached the controller in wildcard mode");
 }

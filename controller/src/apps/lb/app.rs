@@ -92,8 +92,6 @@ struct PoolEntry {
     bytes_exported: HashMap<BackendId, u64>,
     /// Flows whose rules were sent within [`RULES_FRESH`], and when (pruned by the timer).
     rules_sent: HashMap<FlowKey, Instant>,
-    /// A transition runs on some switch (as last exported).
-    in_transition: bool,
 }
 
 impl PoolEntry {
@@ -205,7 +203,6 @@ impl LbApp {
             installed: HashMap::new(),
             bytes_exported: HashMap::new(),
             rules_sent: HashMap::new(),
-            in_transition: false,
         };
         self.pools.insert(id, entry);
         let backends: Vec<BackendId> =

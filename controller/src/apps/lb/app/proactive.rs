@@ -22,7 +22,8 @@ use crate::apps::lb::algorithm::Algorithm;
 use crate::apps::lb::locate::{Seen, path_to};
 use crate::apps::lb::pool::PoolId;
 use crate::apps::lb::rules::{
-    BackendPort, RuleGeneration, RuleKind, client_reverse_rules, delete_pool_kind, retiring, syn_trap_rules,
+    BackendPort, RuleGeneration, RuleKind, client_reverse_rules, delete_pool_kind, resync, retiring,
+    syn_trap_rules,
 };
 use crate::apps::lb::select_group::{forward_rules, group_id, group_mods};
 use crate::apps::lb::wildcard::{WildcardVip, transition};
@@ -47,12 +48,12 @@ pub(in crate::apps::lb) struct Installed {
     /// The pool's groups as last sent (`Modify` form); `None` until they exist on the switch. They
     /// outlive the forward rules (see `sync_switch`).
     groups: Option<Vec<GroupMod>>,
-    /// The mode the rules were last synced for (its rules are in place), and the mark they carry.
-    mode: Option<Algorithm>,
+    /// The mode the rules were last synced for (its rules are in place; during a transition, the
+    /// mode being retired), and the mark they carry.
+    pub(super) mode: Option<Algorithm>,
     generation: RuleGeneration,
-    wildcard: Option<crate::apps::lb::wildcard::WildcardAssignment>,
-    /// The forward rules of `mode` as installed (the group rules or the prefix rules), so a
-    /// transition can add them again with timeouts.
+    /// The forward rules of `mode` as installed (the group rules or the prefix rules): what the next
+    /// change is computed against, and what a transition adds again with timeouts.
     rules: Vec<FlowMod>,
     /// A transition in progress on this switch.
     pub(super) retiring: Option<Retiring>,
@@ -62,7 +63,6 @@ impl Installed {
     /// Forgets the forward rules (they have left the switch); the groups stay.
     pub(super) fn forget_rules(&mut self) {
         self.mode = None;
-        self.wildcard = None;
         self.rules.clear();
     }
 }
@@ -193,20 +193,26 @@ impl LbApp {
             generation,
         };
         let groups = group_mods(&entry.pool, &members, GroupModCommand::Modify);
-        let wildcard_plan = match (algorithm, entry.pool.wildcard_assignment()) {
-            (Algorithm::Wildcard, Some(new)) => {
-                Some(transition(&vip(installed.generation), installed.wildcard.as_ref(), new, &members))
+        // The prefix rules for the pool's partition and the members reachable now, with `generation`'s
+        // mark (compared with the installed rules, not the partition they came from: a member
+        // located since then gets its rules although the partition is the same).
+        let prefix_rules = |generation| match (algorithm, entry.pool.wildcard_assignment()) {
+            (Algorithm::Wildcard, Some(partition)) => {
+                transition(&vip(generation), None, partition, &members).flow_mods
             }
-            _ => None,
+            _ => Vec::new(),
         };
         let changed = installed.mode != Some(algorithm)
             || (algorithm == Algorithm::SelectGroup && installed.groups.as_ref() != Some(&groups))
-            || wildcard_plan.as_ref().is_some_and(|p| !p.flow_mods.is_empty());
+            || (algorithm == Algorithm::Wildcard
+                && !resync(&installed.rules, &prefix_rules(installed.generation)).is_empty());
         let carrying = installed.mode.is_some_and(Algorithm::is_switch_side) && !installed.rules.is_empty();
         if changed && carrying && change == Change::Planned && timing.enabled() {
             // Keep the old rules (and the groups as they are) for the connections made under them;
             // new connections reach the controller until the old rules have idled out.
-            let from = installed.mode.unwrap_or(algorithm);
+            tracing::info!(pool = entry.pool.name(), dpid = %format_args!("{dpid:016x}"), from = ?installed.mode,
+                to = %algorithm, rules = installed.rules.len(),
+                "lb: transition started; old connections keep the old rules, new ones are steered by the controller");
             let mut msgs: Vec<Message> = syn_trap_rules(id, entry.pool.vip(), &entry.pool.config().ports)
                 .into_iter()
                 .map(Message::FlowMod)
@@ -214,7 +220,7 @@ impl LbApp {
             msgs.extend(
                 installed.rules.iter().map(|r| Message::FlowMod(retiring(r, timing.idle_s, timing.max_s))),
             );
-            installed.retiring = Some(Retiring::new(from, installed.rules.len(), Instant::now()));
+            installed.retiring = Some(Retiring::new(installed.rules.len(), Instant::now()));
             msgs.extend(clients);
             return msgs;
         }
@@ -247,13 +253,11 @@ impl LbApp {
                 }
             }
             Algorithm::Wildcard => {
-                if let Some(new) = entry.pool.wildcard_assignment() {
-                    let plan = transition(&vip(generation), installed.wildcard.as_ref(), new, &members);
-                    msgs.extend(plan.flow_mods.into_iter().map(Message::FlowMod));
-                    // The whole set as it now stands on the switch, for a later transition.
-                    installed.rules = transition(&vip(generation), None, new, &members).flow_mods;
-                    installed.wildcard = Some(new.clone());
-                }
+                let desired = prefix_rules(generation);
+                let on_switch: &[FlowMod] =
+                    if previous == Some(Algorithm::Wildcard) { &installed.rules } else { &[] };
+                msgs.extend(resync(on_switch, &desired).into_iter().map(Message::FlowMod));
+                installed.rules = desired;
             }
             _ => installed.rules.clear(),
         }
@@ -264,9 +268,8 @@ impl LbApp {
             // (SYN and the rest of the connection alike) instead of a deleted group's drop.
             msgs.push(Message::FlowMod(delete_pool_kind(id, RuleKind::Group)));
         }
-        if installed.wildcard.is_some() && algorithm != Algorithm::Wildcard {
+        if previous == Some(Algorithm::Wildcard) && algorithm != Algorithm::Wildcard {
             msgs.push(Message::FlowMod(delete_pool_kind(id, RuleKind::Wildcard)));
-            installed.wildcard = None;
         }
         msgs.extend(clients);
         msgs

@@ -62,10 +62,10 @@ impl TransitionTiming {
     }
 }
 
-/// A transition on one switch: the rules of mode `from` that have not left yet.
+/// A transition on one switch: how many rules of the mode being retired (`Installed::mode`) have not
+/// left yet.
 #[derive(Debug, Clone)]
 pub(in crate::apps::lb) struct Retiring {
-    from: Algorithm,
     rules_left: usize,
     since: Instant,
     /// Packets the retired rules carried, from their FLOW_REMOVEDs.
@@ -73,8 +73,8 @@ pub(in crate::apps::lb) struct Retiring {
 }
 
 impl Retiring {
-    pub fn new(from: Algorithm, rules: usize, since: Instant) -> Retiring {
-        Retiring { from, rules_left: rules, since, packets: 0 }
+    pub fn new(rules: usize, since: Instant) -> Retiring {
+        Retiring { rules_left: rules, since, packets: 0 }
     }
 }
 
@@ -123,6 +123,7 @@ impl LbApp {
         let to = entry.pool.algorithm();
         let Some(installed) = entry.installed.get_mut(&dpid) else { return };
         let Some(retiring) = installed.retiring.take() else { return };
+        let from = installed.mode;
         installed.forget_rules();
         let mut msgs = Vec::new();
         if late {
@@ -137,7 +138,7 @@ impl LbApp {
         info!(
             pool = %name,
             dpid = %format_args!("{dpid:016x}"),
-            from = %retiring.from,
+            from = ?from,
             %to,
             elapsed_ms = retiring.since.elapsed().as_millis() as u64,
             old_rule_packets = retiring.packets,
@@ -158,33 +159,25 @@ impl LbApp {
         vec![Message::FlowMod(delete_backend_kind(id, backend, RuleKind::Wildcard))]
     }
 
-    /// Logs the start of transitions and sets `rudder_lb_transition_active`.
-    pub(super) fn export_transition(&mut self, id: PoolId) {
-        let Some(entry) = self.pools.get_mut(&id) else { return };
-        let stats = entry.transition_stats();
-        let active = stats.is_some();
-        let name = entry.pool.name().to_string();
-        if !entry.in_transition
-            && let Some(t) = &stats
-        {
-            info!(pool = %name, from = %t.from, to = %t.to, switches = t.switches, rules = t.rules_left,
-                "lb: transition started; old connections keep the old rules, new ones are steered by the controller");
-        }
-        entry.in_transition = active;
-        self.metrics.transition_active.with_label_values(&[&name]).set(i64::from(active));
+    /// Sets `rudder_lb_transition_active` for pool `id`.
+    pub(super) fn export_transition(&self, id: PoolId) {
+        let Some(entry) = self.pools.get(&id) else { return };
+        let active = entry.installed.values().any(|i| i.retiring.is_some());
+        self.metrics.transition_active.with_label_values(&[entry.pool.name()]).set(i64::from(active));
     }
 }
 
 impl super::PoolEntry {
     /// The pool's transition as `/lb/stats` shows it, if one runs on any switch.
     pub(super) fn transition_stats(&self) -> Option<TransitionStats> {
-        let retiring: Vec<&Retiring> = self.installed.values().filter_map(|i| i.retiring.as_ref()).collect();
-        let oldest = retiring.iter().map(|r| r.since).min()?;
+        let retiring: Vec<(Option<Algorithm>, &Retiring)> =
+            self.installed.values().filter_map(|i| Some((i.mode, i.retiring.as_ref()?))).collect();
+        let oldest = retiring.iter().map(|(_, r)| r.since).min()?;
         Some(TransitionStats {
-            from: retiring[0].from,
+            from: retiring.iter().find_map(|(mode, _)| *mode)?,
             to: self.pool.algorithm(),
             switches: retiring.len(),
-            rules_left: retiring.iter().map(|r| r.rules_left).sum(),
+            rules_left: retiring.iter().map(|(_, r)| r.rules_left).sum(),
             elapsed_ms: oldest.elapsed().as_millis() as u64,
         })
     }
