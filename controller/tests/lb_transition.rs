@@ -133,29 +133,41 @@ fn assert_connections_kept(samples: &[KeepaliveSample], switched_at: f64) {
     eprintln!("keep-alive connections by node: {on:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_outlive_a_switch_from_select_group() {
-    let lab = start(2).await;
-    let vip = lab.ip(100);
+/// Starts the keep-alive load from c1 for `run` and, `SWITCH_AFTER` into it, switches v1 to `to`;
+/// returns the load's task, when the switch was made (epoch seconds) and the transition it started,
+/// after checking it goes from `select_group` to `to` and shows in the gauge.
+async fn switch_under_keepalive(
+    lab: &LbLab,
+    to: &str,
+    run: Duration,
+) -> (tokio::task::JoinHandle<Vec<KeepaliveSample>>, f64, Value) {
     let keepalive = tokio::spawn(keepalive_in(
         lab.host("c1").netns.clone(),
-        vip,
+        lab.ip(100),
         8000,
         CONNS,
         EVERY,
-        Duration::from_secs(7),
+        run,
         "/health",
     ));
     tokio::time::sleep(SWITCH_AFTER).await;
     let switched_at = now_epoch();
-    lab.set_algorithm("v1", "round_robin").await;
-
-    let t = wait_transition(&lab, true, Duration::from_secs(2)).await;
+    lab.set_algorithm("v1", to).await;
+    let t = wait_transition(lab, true, Duration::from_secs(2)).await;
     assert_eq!(t["from"], "select_group", "{t}");
-    assert_eq!(t["to"], "round_robin", "{t}");
+    assert_eq!(t["to"], to, "{t}");
+    assert_eq!(lab.metric(TRANSITION_ACTIVE).await, 1.0, "transition gauge during the transition");
+    (keepalive, switched_at, t)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_outlive_a_switch_from_select_group() {
+    let lab = start(2).await;
+    let vip = lab.ip(100);
+    let (keepalive, switched_at, t) =
+        switch_under_keepalive(&lab, "round_robin", Duration::from_secs(7)).await;
     assert_eq!(t["switches"], 1, "one bridge still has old rules: {t}");
     assert!(t["rules_left"].as_u64().is_some_and(|n| n >= 1), "old rules in use: {t}");
-    assert_eq!(lab.metric(TRANSITION_ACTIVE).await, 1.0, "transition gauge during the transition");
     let pool = lab.get("/lb/pools/v1").await;
     assert_eq!(pool["transition"]["to"], "round_robin", "GET /lb/pools/v1 shows the transition: {pool}");
 
@@ -192,22 +204,7 @@ async fn switch_to_wildcard_waits_for_old_connections_then_installs_rules() {
     let lab = start(2).await;
     let vip = lab.ip(100);
     let started = Instant::now();
-    let keepalive = tokio::spawn(keepalive_in(
-        lab.host("c1").netns.clone(),
-        vip,
-        8000,
-        CONNS,
-        EVERY,
-        Duration::from_secs(6),
-        "/health",
-    ));
-    tokio::time::sleep(SWITCH_AFTER).await;
-    let switched_at = now_epoch();
-    lab.set_algorithm("v1", "wildcard").await;
-    let t = wait_transition(&lab, true, Duration::from_secs(2)).await;
-    assert_eq!(t["from"], "select_group", "{t}");
-    assert_eq!(t["to"], "wildcard", "{t}");
-    assert_eq!(lab.metric(TRANSITION_ACTIVE).await, 1.0, "transition gauge during the transition");
+    let (keepalive, switched_at, _) = switch_under_keepalive(&lab, "wildcard", Duration::from_secs(6)).await;
 
     // Past the 2 s idle timeout since the switch: only the keep-alive traffic can hold the old rules.
     tokio::time::sleep((SWITCH_AFTER + Duration::from_secs(3)).saturating_sub(started.elapsed())).await;

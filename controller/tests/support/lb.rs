@@ -495,22 +495,6 @@ impl LbLab {
     pub async fn load(&self, client: &str, ip: Ipv4Addr, port: u16, load: &Load) -> Vec<Sample> {
         load_in(self.host(client).netns.clone(), ip, port, load.clone()).await
     }
-
-    /// Runs a keep-alive load from client `client` against `ip:port` (see [`keepalive_in`]).
-    // Each argument is one knob of the load; a struct for them would only be unpacked again.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn keepalive(
-        &self,
-        client: &str,
-        ip: Ipv4Addr,
-        port: u16,
-        conns: usize,
-        interval: Duration,
-        duration: Duration,
-        path: &'static str,
-    ) -> Vec<KeepaliveSample> {
-        keepalive_in(self.host(client).netns.clone(), ip, port, conns, interval, duration, path).await
-    }
 }
 
 /// Runs `load` in namespace `netns` against `ip:port` (owned arguments, so it can be spawned).
