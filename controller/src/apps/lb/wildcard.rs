@@ -12,9 +12,12 @@
 //! every other leaf keeps its owner. [`transition`] turns old → new into FlowMods that leave unchanged
 //! rules untouched: adds or modifies rules for the new prefixes, then deletes the old prefixes no
 //! longer used, so no packet meets a gap (a longer new prefix overrides an old shorter one as soon as
-//! it is added). Those FlowMods move the connections of the prefixes that change hands; the LB app
-//! applies them at once only for a lost backend or a first install, and otherwise lets the installed
-//! rules carry their connections to the end first (`app::transition`, the paper's §4).
+//! it is added). It compares partitions only; the LB app installs a partition's whole rule set
+//! (`transition` from `None`) and diffs it against the rules the switch has (`rules::resync`), which
+//! also catches a member located since the last change. Changes move the connections of the prefixes
+//! that change hands, so the app applies them at once only for a lost backend or a first install,
+//! and otherwise lets the installed rules carry their connections to the end first
+//! (`app::transition`, the paper's §4).
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
