@@ -19,7 +19,8 @@
 //! Module map (one file per message family, as smoltcp's `wire`):
 //! header and framing; `oxm` (match), `action`, `instruction`; `hello`, `error_msg`, `experimenter`,
 //! `switch` (features, config), `packet` (packet-in/out), `flow` (flow-mod, flow-removed, builders),
-//! `port`, `group`, `meter`, `table`, `queue`, `role` (role, async), `multipart`.
+//! `port`, `group`, `meter`, `table`, `queue`, `role` (role, async), `multipart`; `nicira` (Open vSwitch
+//! conntrack and NAT, as experimenter actions and NXM fields).
 
 pub(crate) mod codec;
 pub mod dump;
@@ -39,6 +40,7 @@ pub mod hello;
 pub mod instruction;
 pub mod meter;
 pub mod multipart;
+pub mod nicira;
 pub mod oxm;
 pub mod packet;
 pub mod port;
