@@ -9,7 +9,8 @@
 //! In one lab (three nodes, one client, all in namespaces on one userspace OVS bridge) it measures
 //! requests/s of new-connection `GET /health` direct to a node and through the VIP, and the TCP
 //! connect time (the first packet's round trip) direct and through the VIP with reactive steering,
-//! a select group and wildcard rules. `RUDDER_LB_STATS_INTERVAL_MS` sets the balancer's flow-stats
+//! a select group and wildcard rules, and with reactive steering pinned by the switch's connection
+//! tracker (a second pool, `steering = "conntrack"`, from its own client). `RUDDER_LB_STATS_INTERVAL_MS` sets the balancer's flow-stats
 //! poll (default 2000; 0 = off); `RUDDER_LB_SPEED_PHASES=select_group,wildcard,...` measures only
 //! the request rates of those algorithms, in turn (`RUDDER_LB_SPEED_SETTLE_S=6` first lets the
 //! warm-up's per-flow rules idle out). Failed requests are printed with their reason.
@@ -32,6 +33,11 @@ fn pools(p: [u8; 3]) -> LbConfig {
         vip = "{a}.{b}.{c}.100"
         idle_timeout = 5
         backends = [{{ ip = "{a}.{b}.{c}.11" }}, {{ ip = "{a}.{b}.{c}.12" }}, {{ ip = "{a}.{b}.{c}.13" }}]
+        [[pools]]
+        name = "ct"
+        vip = "{a}.{b}.{c}.101"
+        steering = "conntrack"
+        backends = [{{ ip = "{a}.{b}.{c}.11" }}, {{ ip = "{a}.{b}.{c}.12" }}, {{ ip = "{a}.{b}.{c}.13" }}]
         "#,
         a = p[0],
         b = p[1],
@@ -50,6 +56,17 @@ fn percentile(values: &mut [f64], q: f64) -> f64 {
 fn connect_times(samples: &[Sample]) -> (f64, f64) {
     let mut c: Vec<f64> = samples.iter().filter_map(|s| s.connect_ms).collect();
     (percentile(&mut c, 0.5), percentile(&mut c, 0.99))
+}
+
+/// Waits (at most 30 s) until pool `pool` has no active flow: the per-flow rules of a reactive
+/// phase have idled out.
+async fn wait_no_flows(lab: &LbLab, pool: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while lab.get(&format!("/lb/pools/{pool}")).await["active_flows"].as_u64() != Some(0)
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// New-connection `GET /health` for 5 s from `client`, three processes of two connections each, one
@@ -74,10 +91,12 @@ async fn rate(lab: &LbLab, client: &str, targets: [Ipv4Addr; 3]) -> (f64, usize)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "prints speed figures; run by hand"]
 async fn speed_figures() {
-    // c1 uses the VIP, c2 the nodes directly: a client that does both can reuse a source port of a
-    // VIP flow whose reverse rule (backend:8000 → client:port) still stands.
-    let lab = LbLab::start(3, 2, pools).await;
+    // c1 uses the VIP, c2 the nodes directly, c3 the conntrack pool's VIP: a client that does two of
+    // these can reuse a source port of a VIP flow whose reverse rule (backend:8000 → client:port)
+    // or tracked connection still stands.
+    let lab = LbLab::start(3, 3, pools).await;
     lab.wait_healthy("v1", Duration::from_secs(90)).await;
+    lab.wait_healthy("ct", Duration::from_secs(10)).await;
     let (vip, n1) = (lab.ip(100), lab.ip(11));
     let nodes = [n1, lab.ip(12), lab.ip(13)];
     // Warm up ARP caches.
@@ -106,28 +125,36 @@ async fn speed_figures() {
         return;
     }
     let (direct_rps, direct_failed) = rate(&lab, "c2", nodes).await;
-    let (vip_rps, vip_failed) = rate(&lab, "c1", [vip; 3]).await;
-    println!("requests/s (new connection per GET /health, 3 client processes x 2 connections, 5 s):");
-    println!("  direct to n1, n2, n3: {direct_rps:.0}/s ({direct_failed} failed)");
-    println!(
-        "  through the VIP (round_robin): {vip_rps:.0}/s ({vip_failed} failed), ratio {:.2}",
-        vip_rps / direct_rps
-    );
-
     let sequential = Load::get("/health", 300, 1);
     let direct = connect_times(&lab.load("c2", n1, 8000, &sequential).await);
-    println!("TCP connect time (first packet round trip), 300 sequential connections, p50 / p99 ms:");
-    println!("  direct: {:.3} / {:.3}", direct.0, direct.1);
-    for algorithm in ["round_robin", "select_group", "wildcard"] {
-        lab.set_algorithm("v1", algorithm).await;
-        // Leaving select_group for wildcard retires the group's rules first (a transition).
-        lab.wait_no_transition("v1", Duration::from_secs(30)).await;
+    println!("new connection per GET /health; rates: 3 client processes x 2 connections, 5 s; connect: TCP");
+    println!("connect time (the first packet's round trip) of 300 sequential connections, p50 / p99 ms");
+    println!(
+        "  direct to n1, n2, n3: {direct_rps:.0} requests/s ({direct_failed} failed); connect {:.3} / {:.3}",
+        direct.0, direct.1
+    );
+    let ct_vip = lab.ip(101);
+    lab.load("c3", ct_vip, 8000, &Load::get("/health", 30, 2)).await;
+    // A reactive phase's per-flow rules split the switch's flow cache for whatever follows until
+    // they idle out, so each phase starts once none is left, and per-flow steering goes last.
+    for (what, pool, algorithm, client, target) in [
+        ("conntrack steering (round_robin)", "ct", "round_robin", "c3", ct_vip),
+        ("select_group", "v1", "select_group", "c1", vip),
+        ("wildcard", "v1", "wildcard", "c1", vip),
+        ("per-flow rules (round_robin)", "v1", "round_robin", "c1", vip),
+    ] {
+        lab.set_algorithm(pool, algorithm).await;
+        lab.wait_no_transition(pool, Duration::from_secs(30)).await;
+        wait_no_flows(&lab, "v1").await;
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let via = connect_times(&lab.load("c1", vip, 8000, &sequential).await);
-        let (rps, failed) = rate(&lab, "c1", [vip; 3]).await;
-        println!("  {algorithm}: {rps:.0} requests/s ({failed} failed), ratio {:.2}", rps / direct_rps);
+        let series = format!("rudder_lb_packet_ins_total{{pool=\"{pool}\"}}");
+        let before = lab.metric(&series).await;
+        let via = connect_times(&lab.load(client, target, 8000, &sequential).await);
+        let (rps, failed) = rate(&lab, client, [target; 3]).await;
+        let per_connection = (lab.metric(&series).await - before) / (300.0 + rps * 5.0);
         println!(
-            "  {algorithm}: {:.3} / {:.3} (added p50 {:.3}, p99 {:.3})",
+            "  VIP, {what}: {rps:.0} requests/s ({failed} failed), ratio {:.2}; connect {:.3} / {:.3}, added {:.3} / {:.3}; {per_connection:.2} packet-ins per connection",
+            rps / direct_rps,
             via.0,
             via.1,
             via.0 - direct.0,

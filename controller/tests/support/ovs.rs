@@ -356,6 +356,10 @@ impl Forwarder {
                 }
                 let Ok(unix) = conn else { continue };
                 let Ok(tcp) = std::net::TcpStream::connect(("127.0.0.1", port)) else { continue };
+                // As Open vSwitch does on its own TCP connections: with Nagle on, a PACKET_IN that
+                // follows one the controller did not answer (a FIN copy) waits for the controller's
+                // delayed ACK, 40 ms.
+                let _ = tcp.set_nodelay(true);
                 relay(unix, tcp);
             }
         });

@@ -19,6 +19,7 @@
 
 mod accounting;
 mod commands;
+mod conntrack;
 mod health;
 mod proactive;
 mod transition;
@@ -38,7 +39,7 @@ use tracing::{debug, info, warn};
 
 use super::COOKIE_TAG;
 use super::backend::BackendId;
-use super::config::{LbConfig, LbConfigError};
+use super::config::{LbConfig, LbConfigError, SteeringMode};
 use super::handle::{INPUT_QUEUE, LbHandle, LbInput};
 use super::locate::{Locations, Seen, path_to};
 use super::packet::{
@@ -47,7 +48,7 @@ use super::packet::{
 };
 use super::pool::{FlowKey, Pool, PoolId};
 use super::probe::{ProbeId, ProbeTiming, spawn_probe};
-use super::rules::{Steering, trap_rules};
+use super::rules::{LbCookie, RuleKind, Steering, trap_rules};
 use super::stats::{BackendExtra, PoolStats, pool_stats};
 use crate::apps::App;
 use crate::apps::topology::TopologyView;
@@ -92,6 +93,9 @@ struct PoolEntry {
     bytes_exported: HashMap<BackendId, u64>,
     /// Flows whose rules were sent within [`RULES_FRESH`], and when (pruned by the timer).
     rules_sent: HashMap<FlowKey, Instant>,
+    /// Conntrack steering: where each client's reply rules were sent, by (switch, client MAC): the
+    /// port and when.
+    ct_clients: HashMap<(u64, ofproto::MacAddr), (PortNo, Instant)>,
 }
 
 impl PoolEntry {
@@ -203,6 +207,7 @@ impl LbApp {
             installed: HashMap::new(),
             bytes_exported: HashMap::new(),
             rules_sent: HashMap::new(),
+            ct_clients: HashMap::new(),
         };
         self.pools.insert(id, entry);
         let backends: Vec<BackendId> =
@@ -355,6 +360,7 @@ impl LbApp {
             self.live.remove(&dpid);
             for entry in self.pools.values_mut() {
                 entry.installed.remove(&dpid);
+                entry.ct_clients.retain(|(d, _), _| *d != dpid);
             }
             // A transition on the switch ends with it (its rules are reinstalled on reconnect).
             let ids: Vec<PoolId> = self.pools.keys().copied().collect();
@@ -366,7 +372,15 @@ impl LbApp {
 
     async fn on_packet_in(&mut self, dp: &DatapathHandle, packet_in: &PacketIn) {
         let Some(in_port) = packet_in.in_port() else { return };
-        if let Some(arp) = parse_arp(&packet_in.data) {
+        let cookie = LbCookie::decode(packet_in.cookie);
+        if let Some(c) = cookie.filter(|c| matches!(c.kind, RuleKind::CtEnd | RuleKind::CtLost)) {
+            let Some(tcp) = parse_tcp(&packet_in.data) else { return };
+            if c.kind == RuleKind::CtEnd {
+                self.on_connection_end(c.pool, &tcp);
+            } else {
+                self.on_lost_connection(c.pool, dp.dpid(), in_port, packet_in, &tcp);
+            }
+        } else if let Some(arp) = parse_arp(&packet_in.data) {
             self.on_arp(dp.dpid(), in_port, &arp, &packet_in.data).await;
         } else if let Some(tcp) = parse_tcp(&packet_in.data) {
             self.on_tcp(dp.dpid(), in_port, packet_in, &tcp);
@@ -428,6 +442,9 @@ impl LbApp {
         entry.packet_ins += 1;
         let pool_name = entry.pool.name().to_string();
         self.metrics.packet_ins.with_label_values(&[&pool_name]).inc();
+        if entry.pool.config().steering == SteeringMode::Conntrack {
+            return self.on_tracked_tcp(pool_id, dpid, in_port, packet_in, tcp, client);
+        }
         let known = entry.pool.flow(key).is_some();
         let id = match entry.pool.assign(key) {
             Ok(id) => id,

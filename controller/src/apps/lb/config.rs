@@ -79,6 +79,20 @@ impl Default for LbConfig {
     }
 }
 
+/// How a flow the controller steered stays on its backend.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SteeringMode {
+    /// Per-flow OpenFlow 1.3 rules (forward and reverse, with an idle timeout and SEND_FLOW_REM):
+    /// any OpenFlow 1.3 switch.
+    #[default]
+    FlowRules,
+    /// Open vSwitch's connection tracker (Nicira `ct` and `nat` actions): the first packet commits
+    /// the connection with a destination NAT to the backend, and a few rules per backend and client
+    /// carry every connection; no FLOW_MOD per flow. Open vSwitch only.
+    Conntrack,
+}
+
 /// `[[lb.pools]]`: one service reachable at a virtual IP.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -102,6 +116,9 @@ pub struct PoolConfig {
     /// Whether the wildcard mode splits clients by the low bits of their address (default: hosts of
     /// one subnet) or by prefixes (`high_bits`, clients from the Internet).
     pub wildcard_split: WildcardSplit,
+    /// How the controller pins a flow it steers to its backend (the algorithms where the switch
+    /// picks are not affected).
+    pub steering: SteeringMode,
     pub breaker: BreakerConfig,
     pub backends: Vec<BackendConfig>,
 }
@@ -118,6 +135,7 @@ impl Default for PoolConfig {
             seed: 0x5eed,
             wildcard_bits: 4,
             wildcard_split: WildcardSplit::LowBits,
+            steering: SteeringMode::FlowRules,
             breaker: BreakerConfig::default(),
             backends: Vec::new(),
         }

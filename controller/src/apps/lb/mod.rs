@@ -24,6 +24,7 @@ pub mod app;
 pub mod backend;
 pub mod breaker;
 pub mod config;
+pub mod conntrack;
 pub mod handle;
 pub mod locate;
 pub mod maglev;

@@ -1,5 +1,6 @@
-//! Frames the LB app reads and writes: the TCP flow key of a PACKET_IN, and ARP for the VIP (answer
-//! clients asking for it; ask for backends' MACs and learn from their replies). Hand-written over
+//! Frames the LB app reads and writes: the TCP flow key of a PACKET_IN, ARP for the VIP (answer
+//! clients asking for it; ask for backends' MACs and learn from their replies), and the RST for a
+//! connection no backend takes any more. Hand-written over
 //! byte slices: every read is bounds-checked and a malformed frame is `None`, never a panic.
 
 use std::net::Ipv4Addr;
@@ -210,6 +211,53 @@ pub fn with_checksums_completed(frame: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The RST a server would send for `segment` (a client's TCP segment that no connection takes any
+/// more), from `(from_mac, from_ip, from_port)` back to the segment's sender, with both checksums
+/// (RFC 9293 §3.10.7.1: a segment with ACK gets `SEQ = SEG.ACK`; one without gets `SEQ = 0` and
+/// `ACK = SEG.SEQ + SEG.LEN`). `None` for a segment that is itself a RST (never answered) or not
+/// whole TCP over IPv4.
+pub fn tcp_reset_for(
+    segment: &[u8],
+    from_mac: MacAddr,
+    from_ip: Ipv4Addr,
+    from_port: u16,
+) -> Option<Vec<u8>> {
+    let tcp = parse_tcp(segment)?;
+    let ip = segment.get(ETH_HEADER_LEN..)?;
+    let ihl = usize::from(ip.first()? & 0x0f) * 4;
+    let total_len = usize::from(u16_at(ip, 2)?);
+    let seg = ip.get(ihl..)?;
+    let data_offset = usize::from(seg.get(12)? >> 4) * 4;
+    if tcp.tcp_flags & 0x04 != 0 {
+        return None;
+    }
+    let seq = u32::from_be_bytes(seg.get(4..8)?.try_into().ok()?);
+    let ack = u32::from_be_bytes(seg.get(8..12)?.try_into().ok()?);
+    let (rst_seq, rst_ack, flags) = if tcp.tcp_flags & 0x10 != 0 {
+        (ack, 0, 0x04)
+    } else {
+        // SYN and FIN each take one sequence number.
+        let len = total_len.saturating_sub(ihl + data_offset) as u32
+            + u32::from(tcp.tcp_flags & 0x02 != 0)
+            + u32::from(tcp.tcp_flags & 0x01 != 0);
+        (0, seq.wrapping_add(len), 0x14)
+    };
+    let mut f = Vec::with_capacity(ETH_HEADER_LEN + 40);
+    f.extend_from_slice(&tcp.eth_src.0);
+    f.extend_from_slice(&from_mac.0);
+    f.extend_from_slice(&ETH_TYPE_IPV4.to_be_bytes());
+    // IPv4: version/IHL, DSCP, total length 40, id, DF, TTL 64, TCP, checksum (completed below).
+    f.extend_from_slice(&[0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, IP_PROTO_TCP, 0, 0]);
+    f.extend_from_slice(&from_ip.octets());
+    f.extend_from_slice(&tcp.ip_src.octets());
+    f.extend_from_slice(&from_port.to_be_bytes());
+    f.extend_from_slice(&tcp.tcp_src.to_be_bytes());
+    f.extend_from_slice(&rst_seq.to_be_bytes());
+    f.extend_from_slice(&rst_ack.to_be_bytes());
+    f.extend_from_slice(&[0x50, flags, 0, 0, 0, 0, 0, 0]);
+    with_checksums_completed(&f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,5 +391,42 @@ mod tests {
         for cut in 0..f.len() {
             let _ = with_checksums_completed(&f[..cut]);
         }
+    }
+
+    fn segment(flags: u8, seq: u32, ack: u32, payload: usize) -> Vec<u8> {
+        let mut f = Vec::new();
+        f.extend_from_slice(&VIP_MAC.0);
+        f.extend_from_slice(&H1.0);
+        f.extend_from_slice(&ETH_TYPE_IPV4.to_be_bytes());
+        let total = (40 + payload) as u16;
+        f.extend_from_slice(&[0x45, 0]);
+        f.extend_from_slice(&total.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0, 0, 64, IP_PROTO_TCP, 0, 0]);
+        f.extend_from_slice(&H1_IP.octets());
+        f.extend_from_slice(&[10, 0, 0, 11]);
+        f.extend_from_slice(&40_000u16.to_be_bytes());
+        f.extend_from_slice(&8000u16.to_be_bytes());
+        f.extend_from_slice(&seq.to_be_bytes());
+        f.extend_from_slice(&ack.to_be_bytes());
+        f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        f.resize(f.len() + payload, 7);
+        f
+    }
+
+    #[test]
+    fn a_reset_answers_the_sender_from_the_vip_with_the_sequence_rfc_9293_gives() {
+        let rst = tcp_reset_for(&segment(0x18, 1000, 5000, 30), VIP_MAC, VIP, 8000).unwrap();
+        let t = parse_tcp(&rst).unwrap();
+        assert_eq!((t.eth_src, t.eth_dst, t.ip_src, t.ip_dst), (VIP_MAC, H1, VIP, H1_IP));
+        assert_eq!((t.tcp_src, t.tcp_dst, t.tcp_flags), (8000, 40_000, 0x04));
+        assert_eq!(&rst[38..42], &5000u32.to_be_bytes(), "SEQ = SEG.ACK");
+        assert_eq!(with_checksums_completed(&rst).unwrap(), rst, "checksums are complete");
+        // Without ACK: SEQ 0, ACK = SEG.SEQ + SEG.LEN (+1 for the SYN).
+        let rst = tcp_reset_for(&segment(0x02, 1000, 0, 0), VIP_MAC, VIP, 8000).unwrap();
+        assert_eq!(parse_tcp(&rst).unwrap().tcp_flags, 0x14);
+        assert_eq!(&rst[42..46], &1001u32.to_be_bytes());
+        // A RST is never answered; a truncated segment is no segment.
+        assert!(tcp_reset_for(&segment(0x04, 1, 1, 0), VIP_MAC, VIP, 8000).is_none());
+        assert!(tcp_reset_for(&segment(0x10, 1, 1, 0)[..40], VIP_MAC, VIP, 8000).is_none());
     }
 }

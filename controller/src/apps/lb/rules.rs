@@ -54,12 +54,14 @@ const _: () = assert!(
 /// `ONFOXM_ET_TCP_FLAGS`: Open vSwitch's `tcp_flags` field in OpenFlow 1.3, an ONF experimenter OXM
 /// (class 0xFFFF, field 42, experimenter "ONF\0"; standard only from OF1.5).
 const ONFOXM_ET_TCP_FLAGS: u8 = 42;
-const TCP_FLAG_SYN: u16 = 0x002;
+pub(super) const TCP_FLAG_FIN: u16 = 0x001;
+pub(super) const TCP_FLAG_SYN: u16 = 0x002;
+pub(super) const TCP_FLAG_RST: u16 = 0x004;
 const TCP_FLAG_ACK: u16 = 0x010;
 
 /// `tcp_flags & mask == value`, as Open vSwitch's ONF experimenter OXM (body: experimenter id, value,
 /// mask).
-fn tcp_flags(value: u16, mask: u16) -> Oxm {
+pub(super) fn tcp_flags(value: u16, mask: u16) -> Oxm {
     let mut body = Vec::with_capacity(8);
     body.extend_from_slice(&ONF_EXPERIMENTER_ID.to_be_bytes());
     body.extend_from_slice(&value.to_be_bytes());
@@ -115,6 +117,18 @@ pub enum RuleKind {
     ClientReverse,
     /// SYN-only trap of a transition.
     SynTrap,
+    /// Conntrack steering (`super::conntrack`): VIP traffic and backend replies into the tracker.
+    CtTrack,
+    /// Conntrack steering: a tracked connection's packets on to its backend.
+    CtForward,
+    /// Conntrack steering: a new connection to the VIP → controller.
+    CtTrap,
+    /// Conntrack steering: replies, translated back, out to one client.
+    CtReply,
+    /// Conntrack steering: a copy of a connection's FIN or RST to the controller (accounting).
+    CtEnd,
+    /// Conntrack steering: packets of a connection whose backend was ejected → controller.
+    CtLost,
     Other(u16),
 }
 
@@ -129,6 +143,12 @@ impl RuleKind {
             RuleKind::Wildcard => 6,
             RuleKind::ClientReverse => 8,
             RuleKind::SynTrap => 9,
+            RuleKind::CtTrack => 10,
+            RuleKind::CtForward => 11,
+            RuleKind::CtTrap => 12,
+            RuleKind::CtReply => 13,
+            RuleKind::CtEnd => 14,
+            RuleKind::CtLost => 15,
             RuleKind::Other(c) => c,
         }
     }
@@ -143,6 +163,12 @@ impl RuleKind {
             6 => RuleKind::Wildcard,
             8 => RuleKind::ClientReverse,
             9 => RuleKind::SynTrap,
+            10 => RuleKind::CtTrack,
+            11 => RuleKind::CtForward,
+            12 => RuleKind::CtTrap,
+            13 => RuleKind::CtReply,
+            14 => RuleKind::CtEnd,
+            15 => RuleKind::CtLost,
             c => RuleKind::Other(c),
         }
     }
@@ -214,7 +240,7 @@ pub struct Steering {
     pub idle_timeout: u16,
 }
 
-fn tcp_match(src: Ipv4Addr, src_port: u16, dst: Ipv4Addr, dst_port: u16) -> Match {
+pub(super) fn tcp_match(src: Ipv4Addr, src_port: u16, dst: Ipv4Addr, dst_port: u16) -> Match {
     Match::new()
         .with(Oxm::EthType(ETH_TYPE_IPV4))
         .with(Oxm::IpProto(IP_PROTO_TCP))

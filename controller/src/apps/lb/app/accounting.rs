@@ -99,8 +99,8 @@ impl LbApp {
         let mut per_backend: LiveTraffic = HashMap::new();
         for f in &flows {
             let Some(c) = LbCookie::decode(f.cookie) else { continue };
-            // Traffic towards a backend: per-flow forward rules and wildcard prefixes.
-            if !matches!(c.kind, RuleKind::Forward | RuleKind::Wildcard) {
+            // Traffic towards a backend: per-flow forward rules, wildcard prefixes, tracked connections.
+            if !matches!(c.kind, RuleKind::Forward | RuleKind::Wildcard | RuleKind::CtForward) {
                 continue;
             }
             let Some(b) = c.backend else { continue };

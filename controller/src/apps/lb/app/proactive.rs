@@ -57,6 +57,8 @@ pub(in crate::apps::lb) struct Installed {
     rules: Vec<FlowMod>,
     /// A transition in progress on this switch.
     pub(super) retiring: Option<Retiring>,
+    /// The conntrack steering rules as installed (see `super::conntrack`).
+    pub(super) conntrack: Vec<FlowMod>,
 }
 
 impl Installed {
@@ -69,7 +71,7 @@ impl Installed {
 
 impl LbApp {
     /// Backends of `entry` reachable from switch `dpid`, with the port towards each.
-    fn members(&self, entry: &PoolEntry, dpid: u64) -> Vec<BackendPort> {
+    pub(super) fn members(&self, entry: &PoolEntry, dpid: u64) -> Vec<BackendPort> {
         entry
             .pool
             .backends()
@@ -161,7 +163,9 @@ impl LbApp {
         let dpids: Vec<u64> = self.switches.keys().copied().collect();
         let mut per_switch: Vec<(u64, Vec<Message>)> = Vec::new();
         for dpid in dpids {
-            per_switch.push((dpid, self.sync_switch(id, dpid, change)));
+            let mut msgs = self.sync_switch(id, dpid, change);
+            msgs.extend(self.sync_conntrack_switch(id, dpid));
+            per_switch.push((dpid, msgs));
         }
         for (dpid, msgs) in per_switch {
             self.send(dpid, &msgs).await;

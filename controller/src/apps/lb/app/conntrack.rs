@@ -1,0 +1,190 @@
+//! Conntrack steering on real switches ([`crate::apps::lb::conntrack`] builds the rules): keeps each
+//! switch's tracking and forwarding rules in step with the pool's members and health, steers a new
+//! connection with one PACKET_OUT that commits it in the switch's tracker, ends a connection's
+//! accounting at its FIN or RST, and answers packets of connections that no backend takes any more
+//! with a RST so their clients reconnect at once.
+
+use std::time::{Duration, Instant};
+
+use ofproto::action::Action;
+use ofproto::message::Message;
+use ofproto::packet::{PacketIn, PacketOut};
+use ofproto::{MacAddr, PortNo};
+use tracing::{debug, warn};
+
+use super::proactive::CLIENT_REVERSE_IDLE_TIMEOUT;
+use super::{LbApp, PoolEntry, label};
+use crate::apps::lb::breaker::BreakerState;
+use crate::apps::lb::config::SteeringMode;
+use crate::apps::lb::conntrack::{CtMember, CtPool};
+use crate::apps::lb::locate::{Seen, path_to};
+use crate::apps::lb::packet::{TcpFrame, tcp_reset_for};
+use crate::apps::lb::pool::{FlowKey, PoolId};
+use crate::apps::lb::rules::resync;
+
+/// A client's reply rules are sent again when this old, so a rule that idled out on the switch (the
+/// app is not told) comes back with the client's next connection.
+const CLIENT_RULES_REFRESH: Duration = Duration::from_secs(60);
+const TCP_SYN: u8 = 0x02;
+const TCP_ACK: u8 = 0x10;
+
+fn ct_pool(entry: &PoolEntry) -> CtPool<'_> {
+    CtPool {
+        pool: entry.pool.id,
+        vip: entry.pool.vip(),
+        vip_mac: entry.pool.vip_mac(),
+        ports: &entry.pool.config().ports,
+    }
+}
+
+impl LbApp {
+    /// The messages that bring switch `dpid`'s conntrack rules for pool `id` in line with its
+    /// members, their health and its algorithm (nothing for a pool steered by per-flow rules).
+    pub(super) fn sync_conntrack_switch(&mut self, id: PoolId, dpid: u64) -> Vec<Message> {
+        let Some(entry) = self.pools.get(&id) else { return Vec::new() };
+        if entry.pool.config().steering != SteeringMode::Conntrack {
+            return Vec::new();
+        }
+        let members: Vec<CtMember> = self
+            .members(entry, dpid)
+            .into_iter()
+            .filter_map(|port| {
+                let b = entry.pool.backend(port.target.id).ok()?;
+                // A draining backend's connections finish; an ejected one's are gone.
+                let live = b.state.draining || b.state.breaker.state() == BreakerState::Closed;
+                Some(CtMember { port, live })
+            })
+            .collect();
+        let desired = ct_pool(entry).switch_rules(&members, !entry.pool.algorithm().is_switch_side());
+        let Some(entry) = self.pools.get_mut(&id) else { return Vec::new() };
+        let installed = entry.installed.entry(dpid).or_default();
+        let msgs = resync(&installed.conntrack, &desired).into_iter().map(Message::FlowMod).collect();
+        installed.conntrack = desired;
+        msgs
+    }
+
+    /// Reply rules for the client at (`dpid`, `port`) unless sent there lately.
+    fn client_rules(&mut self, id: PoolId, dpid: u64, client: MacAddr, port: PortNo) -> Vec<Message> {
+        let Some(entry) = self.pools.get_mut(&id) else { return Vec::new() };
+        let now = Instant::now();
+        let fresh = entry
+            .ct_clients
+            .get(&(dpid, client))
+            .is_some_and(|(p, at)| *p == port && now.duration_since(*at) < CLIENT_RULES_REFRESH);
+        if fresh {
+            return Vec::new();
+        }
+        entry.ct_clients.insert((dpid, client), (port, now));
+        ct_pool(entry)
+            .client_rules(client, port, CLIENT_REVERSE_IDLE_TIMEOUT)
+            .into_iter()
+            .map(Message::FlowMod)
+            .collect()
+    }
+
+    /// A packet to the VIP that the switch's tracker knows no connection of (the first packet of a
+    /// new connection, or a stray one): a SYN gets a backend and is sent on, committed with a NAT to
+    /// it; anything else gets a RST, as a server would answer a segment of no connection.
+    pub(super) fn on_tracked_tcp(
+        &mut self,
+        id: PoolId,
+        dpid: u64,
+        in_port: PortNo,
+        packet_in: &PacketIn,
+        tcp: &TcpFrame,
+        client: Seen,
+    ) {
+        let topology = self.topology.clone();
+        let Some(entry) = self.pools.get_mut(&id) else { return };
+        let key = FlowKey { client_ip: tcp.ip_src, client_port: tcp.tcp_src, vip_port: tcp.tcp_dst };
+        if tcp.tcp_flags & (TCP_SYN | TCP_ACK) != TCP_SYN {
+            if let Some(b) = entry.pool.flow_removed(key, 0, 0) {
+                debug!(client = %key.client_ip, port = key.client_port, backend = ?b, "lb: the switch lost a tracked connection");
+            }
+            let reset = tcp_reset_for(&packet_in.data, entry.pool.vip_mac(), entry.pool.vip(), tcp.tcp_dst);
+            self.send_reset(dpid, in_port, reset);
+            return;
+        }
+        let known = entry.pool.flow(key).is_some();
+        let backend = match entry.pool.assign(key) {
+            Ok(b) => b,
+            Err(e) => {
+                warn!(cause = %e, client = %key.client_ip, "lb: cannot steer a new connection");
+                return;
+            }
+        };
+        let target = entry.pool.target(backend);
+        let pool_name = entry.pool.name().to_string();
+        let active = entry.pool.backend(backend).map(|b| b.state.active_flows).unwrap_or(0);
+        let hop = target.as_ref().ok().and_then(|t| {
+            let seen = self.locations.get(t.ip).or_else(|| {
+                let loc = topology.as_ref()?.host_location(&t.mac)?;
+                Some(Seen { mac: t.mac, dpid: loc.dpid, port: loc.port, at: Instant::now() })
+            })?;
+            path_to(dpid, t.ip, seen, topology.as_ref()).ok()?.first().map(|h| h.out_port)
+        });
+        let (Ok(target), Some(out)) = (target, hop) else {
+            if let Some(entry) = self.pools.get_mut(&id) {
+                entry.pool.unassign(key);
+            }
+            debug!(client = %key.client_ip, "lb: chosen backend not located yet; asking by ARP");
+            let msgs = self.arp_requests(id, dpid, true);
+            self.send_now(dpid, &msgs);
+            return;
+        };
+        let backend_label = label(target.ip);
+        if !known {
+            self.metrics.flows_total.with_label_values(&[&pool_name, &backend_label]).inc();
+        }
+        self.metrics.active_flows.with_label_values(&[&pool_name, &backend_label]).set(active as i64);
+        let mut msgs = self.client_rules(id, dpid, client.mac, in_port);
+        msgs.push(Message::PacketOut(CtPool::first_packet_out(packet_in, in_port, &target, out)));
+        self.send_now(dpid, &msgs);
+    }
+
+    /// A copy of a tracked connection's FIN or RST: the connection is over for the accounting (the
+    /// tracker keeps translating its last segments).
+    pub(super) fn on_connection_end(&mut self, id: PoolId, tcp: &TcpFrame) {
+        let Some(entry) = self.pools.get_mut(&id) else { return };
+        // Towards the backend (translated: to its address), or a reply translated back to the VIP.
+        let ended = if let Some(b) = entry.pool.backend_by_ip(tcp.ip_dst) {
+            let ports = entry.pool.config().ports.clone();
+            ports.into_iter().find_map(|vip_port| {
+                let key = FlowKey { client_ip: tcp.ip_src, client_port: tcp.tcp_src, vip_port };
+                (entry.pool.flow(key) == Some(b)).then_some(key)
+            })
+        } else {
+            Some(FlowKey { client_ip: tcp.ip_dst, client_port: tcp.tcp_dst, vip_port: tcp.tcp_src })
+        };
+        let Some(backend) = ended.and_then(|key| entry.pool.flow_removed(key, 0, 0)) else { return };
+        if let Ok(b) = entry.pool.backend(backend) {
+            let name = entry.pool.name().to_string();
+            self.metrics
+                .active_flows
+                .with_label_values(&[&name, &label(b.spec.ip)])
+                .set(b.state.active_flows as i64);
+        }
+    }
+
+    /// A packet of a connection whose backend was ejected: a RST from the VIP tells the client at
+    /// once (its connection was lost with the backend; the next one goes to a healthy node).
+    pub(super) fn on_lost_connection(
+        &mut self,
+        id: PoolId,
+        dpid: u64,
+        in_port: PortNo,
+        packet_in: &PacketIn,
+        tcp: &TcpFrame,
+    ) {
+        let Some(entry) = self.pools.get(&id) else { return };
+        let vip_port = ct_pool(entry).vip_port_for(tcp.tcp_dst);
+        let reset = tcp_reset_for(&packet_in.data, entry.pool.vip_mac(), entry.pool.vip(), vip_port);
+        self.send_reset(dpid, in_port, reset);
+    }
+
+    fn send_reset(&self, dpid: u64, in_port: PortNo, reset: Option<Vec<u8>>) {
+        let Some(frame) = reset else { return };
+        let out = PacketOut::new(PortNo::CONTROLLER, vec![Action::output(in_port)], frame.into());
+        self.send_now(dpid, &[Message::PacketOut(out)]);
+    }
+}

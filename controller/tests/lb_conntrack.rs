@@ -1,0 +1,172 @@
+//! Conntrack steering end to end (`steering = "conntrack"`): the controller picks every new
+//! connection's backend, and the switch's connection tracker (Open vSwitch's userspace datapath,
+//! Nicira `ct`/`nat` actions) pins it there, with no per-flow rule. Three real `rudder-node`s behind
+//! a VIP, clients in their own namespaces: requests succeed and classify right, round robin splits
+//! evenly with one PACKET_IN per connection, connection ends are counted from the switch's FIN/RST
+//! copies, a killed node is ejected and a restarted one returns, and a switch to a switch-side mode
+//! takes new connections off the controller.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use rudder_controller::apps::lb::config::LbConfig;
+use support::lb::{LbLab, Load, Sample, by_node, models_dir, now_epoch};
+
+const PROBE_MS: u64 = 200;
+
+fn pools(p: [u8; 3]) -> LbConfig {
+    let text = format!(
+        r#"
+        probe_interval_ms = {PROBE_MS}
+        probe_timeout_ms = 150
+        [[pools]]
+        name = "ct"
+        vip = "{a}.{b}.{c}.100"
+        steering = "conntrack"
+        breaker = {{ failure_threshold = 1, success_threshold = 1, cooldown_ms = 500 }}
+        backends = [{{ ip = "{a}.{b}.{c}.11" }}, {{ ip = "{a}.{b}.{c}.12" }}, {{ ip = "{a}.{b}.{c}.13" }}]
+        "#,
+        a = p[0],
+        b = p[1],
+        c = p[2]
+    );
+    toml::from_str(&text).expect("valid [lb]")
+}
+
+fn assert_all_ok(samples: &[Sample], what: &str) {
+    let failed: Vec<_> = samples.iter().filter(|s| !s.ok).collect();
+    assert!(failed.is_empty(), "{what}: {} of {} failed: {failed:?}", failed.len(), samples.len());
+}
+
+const PACKET_INS: &str = "rudder_lb_packet_ins_total{pool=\"ct\"}";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_pinned_by_the_switchs_tracker() {
+    let mut lab = LbLab::start(3, 2, pools).await;
+    lab.wait_healthy("ct", Duration::from_secs(90)).await;
+    let vip = lab.ip(100);
+
+    // Classification through the VIP: right answer from each of the three nodes in turn.
+    let chelsea = Load {
+        path: "/predict",
+        requests: 3,
+        concurrency: 1,
+        duration: None,
+        body: Some(models_dir().join("samples/chelsea.png")),
+        sources: Vec::new(),
+    };
+    let samples = lab.load("c1", vip, 8000, &chelsea).await;
+    assert_all_ok(&samples, "classification");
+    for s in &samples {
+        let label = s.label.as_deref().unwrap_or("");
+        assert!(["tiger cat", "tabby", "Egyptian cat"].contains(&label), "chelsea classified as {label:?}");
+    }
+    let nodes: BTreeSet<String> = samples.iter().filter_map(|s| s.node.clone()).collect();
+    assert_eq!(nodes.len(), 3, "round robin over three nodes: {nodes:?}");
+
+    // Round robin: 30 new connections from two clients at once, within 1 per backend, and one
+    // PACKET_IN each (the SYN): the tracker carries the rest of every connection.
+    let before = lab.metric(PACKET_INS).await;
+    let fifteen = Load::get("/health", 15, 2);
+    let (a, b) = tokio::join!(lab.load("c1", vip, 8000, &fifteen), lab.load("c2", vip, 8000, &fifteen));
+    let all: Vec<_> = a.into_iter().chain(b).collect();
+    assert_all_ok(&all, "round robin");
+    let counts = by_node(&all);
+    assert!(
+        counts.len() == 3 && counts.values().all(|&n| (9..=11).contains(&n)),
+        "round robin split {counts:?}"
+    );
+    let packet_ins = lab.metric(PACKET_INS).await - before;
+    assert!((30.0..=33.0).contains(&packet_ins), "{packet_ins} packet-ins for 30 connections");
+
+    // Accounting: every connection counted once, and none left active once they closed (the
+    // switch copies each connection's FIN to the controller).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let backends = lab.backends("ct").await;
+        let total: u64 = backends.iter().map(|b| b["total_flows"].as_u64().unwrap_or(0)).sum();
+        let active: u64 = backends.iter().map(|b| b["active_flows"].as_u64().unwrap_or(0)).sum();
+        let bytes = backends.iter().all(|b| b["bytes"].as_u64().unwrap_or(0) > 0);
+        assert_eq!(total, 33, "{backends:#?}");
+        if active == 0 && bytes {
+            break;
+        }
+        assert!(Instant::now() < deadline, "connections still counted active, or no bytes: {backends:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let n1 = format!("rudder_lb_active_flows{{backend=\"{}\",pool=\"ct\"}}", lab.ip(11));
+    assert_eq!(lab.metric(&n1).await, 0.0);
+
+    // A backend that drops off the network (its link down, so nothing answers): once ejected, the
+    // switch sends its connections' packets to the controller, which resets them, so a client
+    // waiting on such a connection learns at once instead of at its timeout, and reconnects.
+    let keepalive = tokio::spawn(support::lb::keepalive_in(
+        lab.host("c2").netns.clone(),
+        vip,
+        8000,
+        3,
+        Duration::from_millis(200),
+        Duration::from_secs(4),
+        "/health",
+    ));
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (n3_netns, n3_if) = (lab.host("n3").netns.clone(), lab.host("n3").ifname.clone());
+    let link = |state: &str| {
+        let out = std::process::Command::new("ip")
+            .args(["-n", &n3_netns, "link", "set", "dev", &n3_if, state])
+            .output()
+            .expect("run ip");
+        assert!(out.status.success(), "ip link set {state}: {out:?}");
+    };
+    let down_at = now_epoch();
+    link("down");
+    let samples = keepalive.await.expect("keep-alive task");
+    let lost: Vec<_> = samples.iter().filter(|s| !s.ok).collect();
+    assert!(!lost.is_empty(), "n3's connection was not cut: {samples:?}");
+    for s in &lost {
+        let err = s.err.as_deref().unwrap_or("");
+        assert!(err.contains("reset"), "not a reset: {s:?}");
+        assert!(s.t - down_at < 2.0, "reset only after {:.2} s: {s:?}", s.t - down_at);
+    }
+    let last: Vec<_> = samples.iter().filter(|s| s.t > down_at + 2.5).collect();
+    assert!(last.len() >= 3 && last.iter().all(|s| s.ok && s.node.as_deref() != Some("n3")), "{last:?}");
+    link("up");
+    lab.wait_healthy("ct", Duration::from_secs(30)).await;
+
+    // Failover under steady load from c1: n2 dies 1.5 s in, is ejected within two probe intervals,
+    // and only requests in flight around the kill may fail.
+    let load = Load { duration: Some(Duration::from_secs(4)), ..Load::get("/health", 0, 2) };
+    let load_task = tokio::spawn(support::lb::load_in(lab.host("c1").netns.clone(), vip, 8000, load));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let killed_at = now_epoch();
+    lab.kill_node("n2");
+    let samples = load_task.await.expect("load task");
+    let ejected_by = killed_at + 2.0 * PROBE_MS as f64 / 1000.0 + 0.1;
+    let late: Vec<_> = samples.iter().filter(|s| !s.ok && s.t > ejected_by).collect();
+    assert!(late.is_empty(), "requests failed after n2 was ejected: {late:?}");
+    let after: Vec<_> = samples.iter().filter(|s| s.t > ejected_by).cloned().collect();
+    assert!(after.len() > 20, "the load went on: {} requests", after.len());
+    assert_eq!(by_node(&after).keys().cloned().collect::<Vec<_>>(), ["n1", "n3"].map(String::from));
+
+    // Restarted, it is probed back in and gets new connections again.
+    lab.restart_node("n2");
+    lab.wait_healthy("ct", Duration::from_secs(60)).await;
+    let samples = lab.load("c2", vip, 8000, &Load::get("/health", 30, 2)).await;
+    assert_all_ok(&samples, "after the restart");
+    assert!(by_node(&samples).get("n2").is_some_and(|&n| n >= 9), "n2 back in: {:?}", by_node(&samples));
+
+    // A switch-side mode takes new connections off the controller.
+    lab.set_algorithm("ct", "select_group").await;
+    lab.wait_no_transition("ct", Duration::from_secs(30)).await;
+    let before = lab.metric(PACKET_INS).await;
+    let samples = lab.load("c1", vip, 8000, &Load::get("/health", 30, 2)).await;
+    assert_all_ok(&samples, "select_group");
+    assert_eq!(lab.metric(PACKET_INS).await - before, 0.0, "select_group sent connections to the controller");
+    lab.set_algorithm("ct", "round_robin").await;
+    lab.wait_no_transition("ct", Duration::from_secs(30)).await;
+    let samples = lab.load("c1", vip, 8000, &Load::get("/health", 30, 2)).await;
+    assert_all_ok(&samples, "round robin again");
+    assert_eq!(by_node(&samples).len(), 3);
+}
