@@ -47,7 +47,7 @@ _LINK_KEYS = {'a', 'b'} | _LINK_PARAM_KEYS
 _HOST_KEYS = {'name', 'role', 'switch', 'ip', 'mac', 'port', 'model', 'cpu'} | _LINK_PARAM_KEYS
 # Pool keys copied verbatim into the controller's `[[lb.pools]]` (see
 # controller/src/apps/lb/config.rs `PoolConfig`).
-_POOL_PASSTHROUGH = ('vip_mac', 'idle_timeout', 'seed', 'wildcard_bits', 'breaker')
+_POOL_PASSTHROUGH = ('vip_mac', 'idle_timeout', 'seed', 'wildcard_bits', 'breaker', 'steering')
 _POOL_KEYS = {'name', 'vip', 'ports', 'algorithm', 'backends'} | set(_POOL_PASSTHROUGH)
 _BACKEND_KEYS = {'host', 'weight'}
 _HOST_ACCESS_KEYS = {'switch', 'ip', 'mac'}

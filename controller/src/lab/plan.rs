@@ -431,6 +431,7 @@ pub fn lb_config(topology: &Topology) -> LbConfig {
             ports: p.ports.clone(),
             algorithm: p.algorithm,
             idle_timeout: p.idle_timeout.unwrap_or(defaults.idle_timeout),
+            steering: p.steering,
             backends: p
                 .backends
                 .iter()

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::units::{Delay, Rate, Subnet};
 use crate::apps::lb::algorithm::Algorithm;
+use crate::apps::lb::config::SteeringMode;
 
 /// Apps the controller knows, as named in `[controller] apps`.
 pub const KNOWN_APPS: [&str; 3] = ["l2switch", "topology", "lb"];
@@ -153,6 +154,9 @@ pub struct PoolSpec {
     /// Idle timeout in seconds of per-flow steering rules (the LB's default when absent).
     #[serde(default)]
     pub idle_timeout: Option<u16>,
+    /// `flow_rules` (default) or `conntrack` (Open vSwitch's connection tracker pins each flow).
+    #[serde(default)]
+    pub steering: SteeringMode,
     pub backends: Vec<PoolBackendSpec>,
 }
 

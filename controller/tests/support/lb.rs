@@ -202,29 +202,78 @@ pub struct Host {
 /// The `rudder-node` binary: `RUDDER_NODE_BIN` (a relative path is taken from the workspace root),
 /// else next to the test's own profile's binaries, else on `PATH`.
 pub fn node_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("RUDDER_NODE_BIN") {
+    workspace_binary("rudder-node", "RUDDER_NODE_BIN", "rudder-node")
+}
+
+/// The `rudder` binary (`RUDDER_BIN`, else as [`node_binary`] looks).
+pub fn rudder_binary() -> PathBuf {
+    workspace_binary("rudder", "RUDDER_BIN", "rudder-controller")
+}
+
+fn workspace_binary(name: &str, env_var: &str, package: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env_var) {
         // Tests run in the crate's directory, not where the user typed the command.
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p);
-        assert!(path.is_file(), "RUDDER_NODE_BIN: no file at {}", path.display());
+        assert!(path.is_file(), "{env_var}: no file at {}", path.display());
         return path;
     }
     // Tests run from target/<profile>/deps/; binaries live in target/<profile>/.
     if let Ok(exe) = std::env::current_exe()
         && let Some(dir) = exe.parent().and_then(Path::parent)
-        && dir.join("rudder-node").is_file()
+        && dir.join(name).is_file()
     {
-        return dir.join("rudder-node");
+        return dir.join(name);
     }
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
-            if dir.join("rudder-node").is_file() {
-                return dir.join("rudder-node");
+            if dir.join(name).is_file() {
+                return dir.join(name);
             }
         }
     }
-    panic!(
-        "rudder-node not found: build it with `cargo build -p rudder-node` (or set RUDDER_NODE_BIN to its path)"
-    );
+    panic!("{name} not found: build it with `cargo build -p {package}` (or set {env_var} to its path)");
+}
+
+/// What `rudder load --json` reports of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadSummary {
+    pub requests: u64,
+    pub ok: u64,
+    pub throughput_rps: f64,
+}
+
+/// `rudder load` (the project's Rust load generator) from namespace `netns`: closed loop of
+/// `concurrency` clients, a new connection per `GET path`, for `duration`.
+pub async fn rudder_load_in(
+    netns: &str,
+    ip: Ipv4Addr,
+    port: u16,
+    path: &str,
+    concurrency: usize,
+    duration: Duration,
+) -> LoadSummary {
+    let out = tokio::process::Command::new("ip")
+        .args(["netns", "exec", netns])
+        .arg(rudder_binary())
+        .args(["load", "--method", "get", "--json", "--url", &format!("http://{ip}:{port}{path}")])
+        .args([
+            "--concurrency",
+            &concurrency.to_string(),
+            "--duration",
+            &format!("{}ms", duration.as_millis()),
+        ])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("run rudder load: {e}"));
+    assert!(out.status.success(), "rudder load failed: {}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("rudder load output: {e}"));
+    let s = &v["summary"];
+    LoadSummary {
+        requests: s["requests"].as_u64().unwrap_or(0),
+        ok: s["ok"].as_u64().unwrap_or(0),
+        throughput_rps: s["throughput_rps"].as_f64().unwrap_or(0.0),
+    }
 }
 
 /// The repository's `models/` directory.

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::algorithm::Algorithm;
 use super::backend::Backend;
 use super::breaker::BreakerState;
+use super::config::SteeringMode;
 use super::pool::Pool;
 
 /// `GET /lb/stats`.
@@ -26,6 +27,8 @@ pub struct PoolStats {
     pub vip_mac: MacAddr,
     pub ports: Vec<u16>,
     pub algorithm: Algorithm,
+    /// How the flows the controller steers are pinned: per-flow rules or the switch's tracker.
+    pub steering: SteeringMode,
     pub idle_timeout: u16,
     pub active_flows: u64,
     pub total_flows: u64,
@@ -145,6 +148,7 @@ pub fn pool_stats<'a>(
         vip_mac: pool.vip_mac(),
         ports: pool.config().ports.clone(),
         algorithm: pool.algorithm(),
+        steering: pool.config().steering,
         idle_timeout: pool.config().idle_timeout,
         active_flows: pool.active_flows().len() as u64,
         total_flows: total,
