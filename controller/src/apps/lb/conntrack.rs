@@ -92,7 +92,7 @@ impl CtPool<'_> {
     }
 
     /// A tracked, translated packet of a connection to `t`, as the switch sees it after the tracker.
-    fn to_backend(t: &BackendTarget) -> Match {
+    fn tracked_to_backend(t: &BackendTarget) -> Match {
         Match::new()
             .with(Oxm::EthType(ETH_TYPE_IPV4))
             .with(Oxm::IpProto(IP_PROTO_TCP))
@@ -103,7 +103,7 @@ impl CtPool<'_> {
     }
 
     /// A reply translated back to come from `vip_port`, to `client`.
-    fn to_client(&self, client: MacAddr, vip_port: u16) -> Match {
+    fn reply_to_client(&self, client: MacAddr, vip_port: u16) -> Match {
         Match::new()
             .with(Oxm::EthDst(client, None))
             .with(Oxm::EthType(ETH_TYPE_IPV4))
@@ -148,7 +148,7 @@ impl CtPool<'_> {
             );
             if !member.live {
                 rules.push(
-                    self.rule(Self::to_backend(t), CT_STEER_PRIORITY, Some(t.id), RuleKind::CtLost)
+                    self.rule(Self::tracked_to_backend(t), CT_STEER_PRIORITY, Some(t.id), RuleKind::CtLost)
                         .apply_actions(vec![Action::to_controller(END_COPY_LEN)]),
                 );
                 continue;
@@ -156,11 +156,11 @@ impl CtPool<'_> {
             let forward =
                 vec![Action::SetField(Oxm::EthDst(t.mac, None)), Action::output(member.port.out_port)];
             rules.push(
-                self.rule(Self::to_backend(t), CT_STEER_PRIORITY, Some(t.id), RuleKind::CtForward)
+                self.rule(Self::tracked_to_backend(t), CT_STEER_PRIORITY, Some(t.id), RuleKind::CtForward)
                     .apply_actions(forward.clone()),
             );
             for flag in [TCP_FLAG_FIN, TCP_FLAG_RST] {
-                let m = Self::to_backend(t).with(tcp_flags(flag, flag));
+                let m = Self::tracked_to_backend(t).with(tcp_flags(flag, flag));
                 let mut copy = forward.clone();
                 copy.push(Action::to_controller(END_COPY_LEN));
                 rules.push(self.rule(m, CT_END_PRIORITY, Some(t.id), RuleKind::CtEnd).apply_actions(copy));
@@ -177,13 +177,13 @@ impl CtPool<'_> {
         let mut rules = Vec::new();
         for &port in self.ports {
             rules.push(
-                self.rule(self.to_client(client, port), CT_STEER_PRIORITY, None, RuleKind::CtReply)
+                self.rule(self.reply_to_client(client, port), CT_STEER_PRIORITY, None, RuleKind::CtReply)
                     .idle_timeout(idle_timeout)
                     .apply_actions(actions.clone()),
             );
             let mut copy = actions.clone();
             copy.push(Action::to_controller(END_COPY_LEN));
-            let rst = self.to_client(client, port).with(tcp_flags(TCP_FLAG_RST, TCP_FLAG_RST));
+            let rst = self.reply_to_client(client, port).with(tcp_flags(TCP_FLAG_RST, TCP_FLAG_RST));
             rules.push(
                 self.rule(rst, CT_END_PRIORITY, None, RuleKind::CtEnd)
                     .idle_timeout(idle_timeout)
