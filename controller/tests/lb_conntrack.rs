@@ -164,7 +164,36 @@ async fn connections_are_pinned_by_the_switchs_tracker() {
     let samples = lab.load("c1", vip, 8000, &Load::get("/health", 30, 2)).await;
     assert_all_ok(&samples, "select_group");
     assert_eq!(lab.metric(PACKET_INS).await - before, 0.0, "select_group sent connections to the controller");
+    // Back to round robin while six keep-alive connections made under select_group run: each stays
+    // on its node (their group rules retire), and new connections meanwhile are steered by the
+    // controller and pinned by the tracker, whose mid-stream view of the old connections must not
+    // pull them to the controller.
+    let keepalive = tokio::spawn(support::lb::keepalive_in(
+        lab.host("c2").netns.clone(),
+        vip,
+        8000,
+        6,
+        Duration::from_millis(200),
+        Duration::from_secs(4),
+        "/health",
+    ));
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     lab.set_algorithm("ct", "round_robin").await;
+    let before = lab.metric(PACKET_INS).await;
+    let samples = lab.load("c1", vip, 8000, &Load::get("/health", 30, 2)).await;
+    assert_all_ok(&samples, "round robin during the transition");
+    assert!(
+        lab.metric(PACKET_INS).await - before >= 30.0,
+        "new connections were not steered by the controller"
+    );
+    let kept = keepalive.await.expect("keep-alive task");
+    let failed: Vec<_> = kept.iter().filter(|s| !s.ok).collect();
+    assert!(failed.is_empty(), "keep-alive requests failed across the switch: {failed:?}");
+    for conn in 0..6 {
+        let nodes: BTreeSet<_> =
+            kept.iter().filter(|s| s.conn == conn).filter_map(|s| s.node.clone()).collect();
+        assert_eq!(nodes.len(), 1, "connection {conn} moved: {nodes:?}");
+    }
     lab.wait_no_transition("ct", Duration::from_secs(30)).await;
     let samples = lab.load("c1", vip, 8000, &Load::get("/health", 30, 2)).await;
     assert_all_ok(&samples, "round robin again");

@@ -16,15 +16,16 @@
 //! | 280 | tracked, not reply, to backend:port, FIN or RST | forward + copy to controller | `CtEnd` |
 //! | 270 | tracked, not reply, to backend:port (translated) | eth_dst := backend, out | `CtForward` |
 //! | 270 | same, backend ejected | controller (it answers with a RST) | `CtLost` |
-//! | 270 | tracked, new, to VIP:port (not translated: no connection yet) | controller | `CtTrap` |
+//! | 270 | tracked, new, a SYN to VIP:port (not translated: no connection yet) | controller | `CtTrap` |
 //! | 270 | tracked, reply, VIP:port → client MAC (translated back) | eth_src := VIP, out to client | `CtReply` |
 //! | 260 | untracked, to VIP:port, or from backend:port | `ct(zone, nat, table=0)` | `CtTrack` |
 //!
-//! They sit above a transition's SYN trap and the switch-side modes' rules and below the per-flow
-//! rules, so connections the tracker pins keep their backend when the pool switches to a switch-side
-//! mode (the trap of new connections is then left out and they fall through to that mode's rules),
-//! and replies the tracker does not know (a backend answering a direct client, or a switch that is
-//! not the client's) fall through to ordinary forwarding.
+//! They sit above a transition's SYN trap and the switch-side modes' rules (their per-client reverse
+//! rules included: the tracker must see both directions of a connection to follow it to its end)
+//! and below the per-flow rules, so connections the tracker pins keep their backend when the pool
+//! switches to a switch-side mode (the trap of new connections is then left out and they fall
+//! through to that mode's rules), and replies the tracker does not know (a backend answering a
+//! direct client, or a switch that is not the client's) fall through to the rules under them.
 
 use std::net::Ipv4Addr;
 
@@ -40,8 +41,8 @@ use super::backend::BackendId;
 use super::packet::with_checksums_completed;
 use super::pool::{BackendTarget, PoolId};
 use super::rules::{
-    BackendPort, ETH_TYPE_IPV4, IP_PROTO_TCP, LbCookie, RuleKind, STEER_PRIORITY, TCP_FLAG_FIN, TCP_FLAG_RST,
-    TRANSITION_PRIORITY, tcp_flags, vip_match,
+    BackendPort, CLIENT_REVERSE_PRIORITY, ETH_TYPE_IPV4, IP_PROTO_TCP, LbCookie, RuleKind, STEER_PRIORITY,
+    TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, TRANSITION_PRIORITY, tcp_flags, vip_match,
 };
 
 /// The tracker zone of every pool's connections (one zone: a backend may serve several pools).
@@ -53,7 +54,8 @@ pub const CT_END_PRIORITY: u16 = 280;
 const END_COPY_LEN: u16 = 128;
 
 const _: () = assert!(
-    TRANSITION_PRIORITY < CT_TRACK_PRIORITY
+    CLIENT_REVERSE_PRIORITY < CT_TRACK_PRIORITY
+        && TRANSITION_PRIORITY < CT_TRACK_PRIORITY
         && CT_TRACK_PRIORITY < CT_STEER_PRIORITY
         && CT_STEER_PRIORITY < CT_END_PRIORITY
         && CT_END_PRIORITY < STEER_PRIORITY
@@ -123,11 +125,17 @@ impl CtPool<'_> {
             let m = vip_match(self.vip, port).with(untracked());
             rules.push(self.rule(m, CT_TRACK_PRIORITY, None, RuleKind::CtTrack).apply_actions(lookup()));
             if trap_new {
+                // Only a SYN: Open vSwitch's tracker also calls a mid-stream segment of a connection
+                // it never saw `+new` (it picks connections up liberally); those belong to the rules
+                // under these (a transition's retiring rules), or get a RST at the plain trap.
                 let new = ct_state(
                     ct_state::TRACKED | ct_state::NEW,
                     ct_state::TRACKED | ct_state::NEW | ct_state::INVALID,
                 );
-                let m = vip_match(self.vip, port).with(new).with(ct_zone(CT_ZONE));
+                let m = vip_match(self.vip, port)
+                    .with(new)
+                    .with(ct_zone(CT_ZONE))
+                    .with(tcp_flags(TCP_FLAG_SYN, TCP_FLAG_SYN | TCP_FLAG_ACK));
                 rules.push(
                     self.rule(m, CT_STEER_PRIORITY, None, RuleKind::CtTrap)
                         .apply_actions(vec![Action::output(PortNo::CONTROLLER)]),

@@ -41,11 +41,17 @@ pub const PROACTIVE_PRIORITY: u16 = 200;
 pub const TRANSITION_PRIORITY: u16 = 250;
 /// Per-flow forward/reverse rules (also the proactive modes' reverse rules).
 pub const STEER_PRIORITY: u16 = 300;
+/// The switch-side modes' per-client reverse rules: under conntrack steering's tracking rules
+/// (`super::conntrack`), so that replies of connections the tracker pins pass the tracker (it must
+/// see both directions to follow a connection to its end), and above a transition's SYN trap.
+pub const CLIENT_REVERSE_PRIORITY: u16 = 255;
 
 // The nesting the module docs promise, checked at compile time: wildcard rules span
 // PROACTIVE_PRIORITY..=PROACTIVE_PRIORITY + 32.
 const _: () = assert!(
     STEER_PRIORITY > TRANSITION_PRIORITY
+        && STEER_PRIORITY > CLIENT_REVERSE_PRIORITY
+        && CLIENT_REVERSE_PRIORITY > TRANSITION_PRIORITY
         && TRANSITION_PRIORITY > PROACTIVE_PRIORITY + 32
         && PROACTIVE_PRIORITY > TRAP_PRIORITY
         && TRAP_PRIORITY > crate::apps::topology::forwarding::FORWARD_PRIORITY
@@ -57,7 +63,7 @@ const ONFOXM_ET_TCP_FLAGS: u8 = 42;
 pub(super) const TCP_FLAG_FIN: u16 = 0x001;
 pub(super) const TCP_FLAG_SYN: u16 = 0x002;
 pub(super) const TCP_FLAG_RST: u16 = 0x004;
-const TCP_FLAG_ACK: u16 = 0x010;
+pub(super) const TCP_FLAG_ACK: u16 = 0x010;
 
 /// `tcp_flags & mask == value`, as Open vSwitch's ONF experimenter OXM (body: experimenter id, value,
 /// mask).
@@ -567,7 +573,7 @@ pub fn client_reverse_rules(
                 .with(Oxm::Ipv4Src(t.ip, None))
                 .with(Oxm::TcpSrc(t.port));
             FlowMod::add(matcher)
-                .priority(STEER_PRIORITY)
+                .priority(CLIENT_REVERSE_PRIORITY)
                 .idle_timeout(idle_timeout)
                 .cookie(LbCookie::new(pool, Some(t.id), RuleKind::ClientReverse).encode())
                 .apply_actions(from_backend_actions(vip.0, vip.1, vip_port, t.port, to_client))
