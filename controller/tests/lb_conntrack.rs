@@ -130,6 +130,17 @@ async fn connections_are_pinned_by_the_switchs_tracker() {
         assert!(err.contains("reset"), "not a reset: {s:?}");
         assert!(s.t - down_at < 2.0, "reset only after {:.2} s: {s:?}", s.t - down_at);
     }
+    // The switch's tracker no longer holds the reset connections as established (the controller
+    // fed it a RST as from the client), so their source ports can be used again.
+    let tracked = lab.ovs.dump_conntrack();
+    for s in &lost {
+        let port = s.port.expect("a failed request on an open connection has its port");
+        let stale: Vec<_> = tracked
+            .lines()
+            .filter(|l| l.contains(&format!("sport={port},")) && l.contains("ESTABLISHED"))
+            .collect();
+        assert!(stale.is_empty(), "the tracker still holds the reset connection: {stale:?}");
+    }
     let last: Vec<_> = samples.iter().filter(|s| s.t > down_at + 2.5).collect();
     assert!(last.len() >= 3 && last.iter().all(|s| s.ok && s.node.as_deref() != Some("n3")), "{last:?}");
     link("up");

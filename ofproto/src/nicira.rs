@@ -235,6 +235,12 @@ impl Conntrack {
         }
     }
 
+    /// `ct(zone=Z,nat)`: pass the packet through the tracker (which updates its connection's state)
+    /// and nothing more; with no action after it, the packet ends there.
+    pub fn track(zone: u16) -> Conntrack {
+        Conntrack { zone, nested: vec![CtNested::Nat(Nat::default())], ..Conntrack::default() }
+    }
+
     /// `ct(commit,zone=Z,nat(...))`: commit the packet's connection with translation `nat`.
     pub fn commit(zone: u16, nat: Nat) -> Conntrack {
         Conntrack { flags: CT_COMMIT, zone, nested: vec![CtNested::Nat(nat)], ..Conntrack::default() }

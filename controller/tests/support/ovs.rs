@@ -159,6 +159,13 @@ impl OvsInstance {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The connections the userspace datapath's tracker holds (`ovs-appctl dpctl/dump-conntrack`),
+    /// one per line.
+    pub fn dump_conntrack(&self) -> String {
+        let ctl = self.path("ovs-vswitchd.ctl");
+        self.run_ok("ovs-appctl", &["-t", ctl.as_str(), "dpctl/dump-conntrack"])
+    }
+
     /// `ovs-vsctl --db=<private> ARGS`; panics with stderr on failure.
     pub fn vsctl(&self, args: &[&str]) -> String {
         let db = format!("--db=unix:{}", self.db_sock());

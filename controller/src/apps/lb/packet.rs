@@ -222,40 +222,70 @@ pub fn tcp_reset_for(
     from_ip: Ipv4Addr,
     from_port: u16,
 ) -> Option<Vec<u8>> {
-    let tcp = parse_tcp(segment)?;
-    let ip = segment.get(ETH_HEADER_LEN..)?;
-    let ihl = usize::from(ip.first()? & 0x0f) * 4;
-    let total_len = usize::from(u16_at(ip, 2)?);
-    let seg = ip.get(ihl..)?;
-    let data_offset = usize::from(seg.get(12)? >> 4) * 4;
-    if tcp.tcp_flags & 0x04 != 0 {
-        return None;
-    }
-    let seq = u32::from_be_bytes(seg.get(4..8)?.try_into().ok()?);
-    let ack = u32::from_be_bytes(seg.get(8..12)?.try_into().ok()?);
-    let (rst_seq, rst_ack, flags) = if tcp.tcp_flags & 0x10 != 0 {
-        (ack, 0, 0x04)
+    let s = Segment::parse(segment)?;
+    let (seq, ack, flags) = if s.tcp.tcp_flags & 0x10 != 0 {
+        (s.ack, 0, 0x04)
     } else {
         // SYN and FIN each take one sequence number.
-        let len = total_len.saturating_sub(ihl + data_offset) as u32
-            + u32::from(tcp.tcp_flags & 0x02 != 0)
-            + u32::from(tcp.tcp_flags & 0x01 != 0);
-        (0, seq.wrapping_add(len), 0x14)
+        let len =
+            s.payload_len + u32::from(s.tcp.tcp_flags & 0x02 != 0) + u32::from(s.tcp.tcp_flags & 0x01 != 0);
+        (0, s.seq.wrapping_add(len), 0x14)
     };
+    let from = (from_mac, from_ip, from_port);
+    Some(reset_frame(from, (s.tcp.eth_src, s.tcp.ip_src, s.tcp.tcp_src), seq, ack, flags))
+}
+
+/// A TCP segment's addresses and sequence space; `None` for a RST or anything but whole TCP/IPv4.
+struct Segment {
+    tcp: TcpFrame,
+    seq: u32,
+    ack: u32,
+    payload_len: u32,
+}
+
+impl Segment {
+    fn parse(frame: &[u8]) -> Option<Segment> {
+        let tcp = parse_tcp(frame)?;
+        if tcp.tcp_flags & 0x04 != 0 {
+            return None;
+        }
+        let ip = frame.get(ETH_HEADER_LEN..)?;
+        let ihl = usize::from(ip.first()? & 0x0f) * 4;
+        let total_len = usize::from(u16_at(ip, 2)?);
+        let seg = ip.get(ihl..)?;
+        let data_offset = usize::from(seg.get(12)? >> 4) * 4;
+        Some(Segment {
+            tcp,
+            seq: u32::from_be_bytes(seg.get(4..8)?.try_into().ok()?),
+            ack: u32::from_be_bytes(seg.get(8..12)?.try_into().ok()?),
+            payload_len: total_len.saturating_sub(ihl + data_offset) as u32,
+        })
+    }
+}
+
+/// An Ethernet/IPv4/TCP segment with no payload from `from` to `to` (MAC, address, port), checksums
+/// complete.
+fn reset_frame(
+    from: (MacAddr, Ipv4Addr, u16),
+    to: (MacAddr, Ipv4Addr, u16),
+    seq: u32,
+    ack: u32,
+    flags: u8,
+) -> Vec<u8> {
     let mut f = Vec::with_capacity(ETH_HEADER_LEN + 40);
-    f.extend_from_slice(&tcp.eth_src.0);
-    f.extend_from_slice(&from_mac.0);
+    f.extend_from_slice(&to.0.0);
+    f.extend_from_slice(&from.0.0);
     f.extend_from_slice(&ETH_TYPE_IPV4.to_be_bytes());
     // IPv4: version/IHL, DSCP, total length 40, id, DF, TTL 64, TCP, checksum (completed below).
     f.extend_from_slice(&[0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, IP_PROTO_TCP, 0, 0]);
-    f.extend_from_slice(&from_ip.octets());
-    f.extend_from_slice(&tcp.ip_src.octets());
-    f.extend_from_slice(&from_port.to_be_bytes());
-    f.extend_from_slice(&tcp.tcp_src.to_be_bytes());
-    f.extend_from_slice(&rst_seq.to_be_bytes());
-    f.extend_from_slice(&rst_ack.to_be_bytes());
+    f.extend_from_slice(&from.1.octets());
+    f.extend_from_slice(&to.1.octets());
+    f.extend_from_slice(&from.2.to_be_bytes());
+    f.extend_from_slice(&to.2.to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&ack.to_be_bytes());
     f.extend_from_slice(&[0x50, flags, 0, 0, 0, 0, 0, 0]);
-    with_checksums_completed(&f)
+    with_checksums_completed(&f).unwrap_or(f)
 }
 
 #[cfg(test)]

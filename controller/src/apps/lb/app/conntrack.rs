@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use ofproto::action::Action;
 use ofproto::message::Message;
+use ofproto::nicira::Conntrack;
 use ofproto::packet::{PacketIn, PacketOut};
 use ofproto::{MacAddr, PortNo};
 use tracing::{debug, warn};
@@ -16,7 +17,7 @@ use super::proactive::CLIENT_REVERSE_IDLE_TIMEOUT;
 use super::{LbApp, PoolEntry, label};
 use crate::apps::lb::breaker::BreakerState;
 use crate::apps::lb::config::SteeringMode;
-use crate::apps::lb::conntrack::{CtMember, CtPool};
+use crate::apps::lb::conntrack::{CT_ZONE, CtMember, CtPool};
 use crate::apps::lb::locate::{Seen, path_to};
 use crate::apps::lb::packet::{TcpFrame, tcp_reset_for};
 use crate::apps::lb::pool::{FlowKey, PoolId};
@@ -166,8 +167,12 @@ impl LbApp {
         }
     }
 
-    /// A packet of a connection whose backend was ejected: a RST from the VIP tells the client at
-    /// once (its connection was lost with the backend; the next one goes to a healthy node).
+    /// A packet of a connection whose backend was ejected: the client gets a RST at once (its
+    /// connection was lost with the backend; the next one goes to a healthy node). The RST is made
+    /// as the backend would send it and passes the switch's tracker, which translates it to come
+    /// from the VIP and ends the connection there too: otherwise the tracker would hold it as
+    /// established (for a day, Open vSwitch's default) and a SYN from the same client port, reused
+    /// later, would not be answered.
     pub(super) fn on_lost_connection(
         &mut self,
         id: PoolId,
@@ -177,9 +182,14 @@ impl LbApp {
         tcp: &TcpFrame,
     ) {
         let Some(entry) = self.pools.get(&id) else { return };
-        let vip_port = ct_pool(entry).vip_port_for(tcp.tcp_dst);
-        let reset = tcp_reset_for(&packet_in.data, entry.pool.vip_mac(), entry.pool.vip(), vip_port);
-        self.send_reset(dpid, in_port, reset);
+        // The segment as the tracker translated it: to the backend's address and port.
+        let Some(frame) = tcp_reset_for(&packet_in.data, entry.pool.vip_mac(), tcp.ip_dst, tcp.tcp_dst)
+        else {
+            return;
+        };
+        let actions = vec![Conntrack::track(CT_ZONE).to_action(), Action::output(in_port)];
+        let out = PacketOut::new(PortNo::CONTROLLER, actions, frame.into());
+        self.send_now(dpid, &[Message::PacketOut(out)]);
     }
 
     fn send_reset(&self, dpid: u64, in_port: PortNo, reset: Option<Vec<u8>>) {
