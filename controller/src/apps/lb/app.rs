@@ -257,10 +257,33 @@ impl LbApp {
     ///
     /// `hold`: wait that much longer after the barrier (see [`TRANSITION_HOLD`]).
     fn send_after_barrier(&self, dpid: u64, packet_out: Message, hold: Option<Duration>) {
+        self.send_after_barriers(dpid, &[], packet_out, hold);
+    }
+
+    /// Like [`Self::send_after_barrier`], once switch `dpid` and every switch in `others` (the
+    /// downstream switches of a path, which got their rules first) have confirmed them: on a path
+    /// the backend's SYN-ACK meets the reverse rule on the backend's switch a few link delays after
+    /// the SYN left, and without the confirmation some 1-2 % of connections across a tree met it
+    /// missing and waited a second for the client's SYN retransmission (docs/performance.md).
+    fn send_after_barriers(&self, dpid: u64, others: &[u64], packet_out: Message, hold: Option<Duration>) {
         let Some(sw) = self.switches.get(&dpid) else { return };
         let dp = sw.dp.clone();
+        let downstream: Vec<DatapathHandle> = others
+            .iter()
+            .filter(|d| **d != dpid)
+            .filter_map(|d| self.switches.get(d))
+            .map(|s| s.dp.clone())
+            .collect();
         tokio::spawn(async move {
-            if dp.barrier().await.is_ok() {
+            let mut barriers = tokio::task::JoinSet::new();
+            for d in downstream {
+                barriers.spawn(async move { d.barrier().await.is_ok() });
+            }
+            let mut confirmed = dp.barrier().await.is_ok();
+            while let Some(done) = barriers.join_next().await {
+                confirmed &= done.unwrap_or(false);
+            }
+            if confirmed {
                 if let Some(hold) = hold {
                     tokio::time::sleep(hold).await;
                 }
@@ -523,15 +546,19 @@ impl LbApp {
             Ok(rules) => {
                 // Downstream switches first; the ingress switch's rules go with the packet.
                 let mut ingress = Vec::new();
+                let mut downstream: Vec<u64> = Vec::new();
                 for (rule_dpid, rule) in rules {
                     if rule_dpid == dpid {
                         ingress.push(Message::FlowMod(rule));
                     } else {
                         self.send_now(rule_dpid, &[Message::FlowMod(rule)]);
+                        if !downstream.contains(&rule_dpid) {
+                            downstream.push(rule_dpid);
+                        }
                     }
                 }
                 self.send_now(dpid, &ingress);
-                self.send_after_barrier(dpid, packet_out, hold);
+                self.send_after_barriers(dpid, &downstream, packet_out, hold);
             }
             Err(e) => warn!(cause = %e, "lb: could not build path rules"),
         }
