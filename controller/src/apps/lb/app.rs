@@ -7,6 +7,8 @@
 //! - The first packet of a new client flow picks a backend (`Pool::assign`), installs the reverse then
 //!   the forward rule (on one switch, or along the topology app's paths), and is sent on with explicit
 //!   rewrite actions so no SYN is lost ([`super::rules::Steering::first_packet_out`]).
+//! - With conntrack steering ([`conntrack`]) the first packet instead commits the connection in the
+//!   switch's connection tracker, with a NAT to the backend; copies of FIN/RST end its accounting.
 //! - FLOW_REMOVED and periodic cookie-filtered flow stats do the connection accounting.
 //! - One [`super::probe`] task per backend feeds the breakers; an ejected backend's connection rules
 //!   are deleted from every switch (unless it is draining) and the switch-side modes are replanned.

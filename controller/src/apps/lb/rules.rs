@@ -8,9 +8,10 @@
 //! one backend's or one pool's rules.
 //!
 //! Priorities sit above the topology app's forwarding (10) and l2switch (1), and nest: trap <
-//! proactive (wildcard by prefix length, select group) < per-flow steering. A flow the controller
-//! steered keeps its exact rules whatever the proactive rules under them do, which is what keeps it
-//! on its backend across weight changes and algorithm switches.
+//! proactive (wildcard by prefix length, select group) < a transition's SYN trap < the switch-side
+//! modes' per-client reverse rules < conntrack steering's rules (`super::conntrack`) < per-flow
+//! steering. A flow the controller steered keeps its exact rules whatever the proactive rules under
+//! them do, which is what keeps it on its backend across weight changes and algorithm switches.
 
 use std::net::Ipv4Addr;
 
