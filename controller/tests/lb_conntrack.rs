@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use rudder_controller::apps::lb::config::LbConfig;
-use support::lb::{LbLab, Load, Sample, by_node, models_dir, now_epoch};
+use support::lb::{LbLab, Load, assert_all_ok, by_node, classify_chelsea, now_epoch};
 
 const PROBE_MS: u64 = 200;
 
@@ -35,11 +35,6 @@ fn pools(p: [u8; 3]) -> LbConfig {
     toml::from_str(&text).expect("valid [lb]")
 }
 
-fn assert_all_ok(samples: &[Sample], what: &str) {
-    let failed: Vec<_> = samples.iter().filter(|s| !s.ok).collect();
-    assert!(failed.is_empty(), "{what}: {} of {} failed: {failed:?}", failed.len(), samples.len());
-}
-
 const PACKET_INS: &str = "rudder_lb_packet_ins_total{pool=\"ct\"}";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,21 +44,7 @@ async fn connections_are_pinned_by_the_switchs_tracker() {
     let vip = lab.ip(100);
 
     // Classification through the VIP: right answer from each of the three nodes in turn.
-    let chelsea = Load {
-        path: "/predict",
-        requests: 3,
-        concurrency: 1,
-        duration: None,
-        body: Some(models_dir().join("samples/chelsea.png")),
-        sources: Vec::new(),
-    };
-    let samples = lab.load("c1", vip, 8000, &chelsea).await;
-    assert_all_ok(&samples, "classification");
-    for s in &samples {
-        let label = s.label.as_deref().unwrap_or("");
-        assert!(["tiger cat", "tabby", "Egyptian cat"].contains(&label), "chelsea classified as {label:?}");
-    }
-    let nodes: BTreeSet<String> = samples.iter().filter_map(|s| s.node.clone()).collect();
+    let nodes = classify_chelsea(&lab, "c1", vip).await;
     assert_eq!(nodes.len(), 3, "round robin over three nodes: {nodes:?}");
 
     // Round robin: 30 new connections from two clients at once, within 1 per backend, and one

@@ -6,14 +6,14 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use reqwest::Method;
 use rudder_controller::apps::lb::config::LbConfig;
 use serde_json::json;
-use support::lb::{LbLab, Load, by_node, models_dir};
+use support::lb::{LbLab, Load, assert_all_ok, by_node, classify_chelsea};
 
 fn pools(p: [u8; 3]) -> LbConfig {
     let text = format!(
@@ -37,11 +37,6 @@ fn pools(p: [u8; 3]) -> LbConfig {
     toml::from_str(&text).expect("valid [lb]")
 }
 
-fn assert_all_ok(samples: &[support::lb::Sample], what: &str) {
-    let failed: Vec<_> = samples.iter().filter(|s| !s.ok).collect();
-    assert!(failed.is_empty(), "{what}: {} of {} failed: {failed:?}", failed.len(), samples.len());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flows_through_the_vip_are_steered_by_each_algorithm() {
     let lab = LbLab::start(3, 2, pools).await;
@@ -50,21 +45,7 @@ async fn flows_through_the_vip_are_steered_by_each_algorithm() {
     let vip = lab.ip(100);
 
     // Classification through the VIP: right answer, and each of the three nodes serves one.
-    let chelsea = Load {
-        path: "/predict",
-        requests: 3,
-        concurrency: 1,
-        duration: None,
-        body: Some(models_dir().join("samples/chelsea.png")),
-        sources: Vec::new(),
-    };
-    let samples = lab.load("c1", vip, 8000, &chelsea).await;
-    assert_all_ok(&samples, "classification");
-    for s in &samples {
-        let label = s.label.as_deref().unwrap_or("");
-        assert!(["tiger cat", "tabby", "Egyptian cat"].contains(&label), "chelsea classified as {label:?}");
-    }
-    let nodes: BTreeSet<String> = samples.iter().filter_map(|s| s.node.clone()).collect();
+    let nodes = classify_chelsea(&lab, "c1", vip).await;
     assert_eq!(nodes, ["n1", "n2", "n3"].map(String::from).into(), "round robin over three nodes");
 
     // Round robin: 30 new flows from two clients at once, within 1 per backend.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rudder_controller::apps::lb::config::LbConfig;
 use serde_json::Value;
-use support::lb::{KeepaliveSample, LbLab, Load, Sample, by_node, keepalive_in, now_epoch};
+use support::lb::{KeepaliveSample, LbLab, Load, assert_all_ok, by_node, keepalive_in, now_epoch};
 
 const PACKET_INS: &str = "rudder_lb_packet_ins_total{pool=\"v1\"}";
 const TRANSITION_ACTIVE: &str = "rudder_lb_transition_active{pool=\"v1\"}";
@@ -94,11 +94,6 @@ async fn wait_transition(lab: &LbLab, active: bool, timeout: Duration) -> Value 
         assert!(Instant::now() < deadline, "v1's transition did not {want} within {timeout:?}: {t}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn assert_all_ok(samples: &[Sample], what: &str) {
-    let failed: Vec<_> = samples.iter().filter(|s| !s.ok).collect();
-    assert!(failed.is_empty(), "{what}: {} of {} failed: {failed:?}", failed.len(), samples.len());
 }
 
 /// The point of the feature: no keep-alive request failed, and each connection stayed one TCP

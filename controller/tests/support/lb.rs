@@ -608,6 +608,36 @@ pub async fn keepalive_in(
     run_script(&netns, "keep-alive", KEEPALIVE_SCRIPT, &args).await
 }
 
+/// Panics, listing them, if any of `samples` failed (`what` names the load).
+pub fn assert_all_ok(samples: &[Sample], what: &str) {
+    let failed: Vec<_> = samples.iter().filter(|s| !s.ok).collect();
+    assert!(failed.is_empty(), "{what}: {} of {} failed: {failed:?}", failed.len(), samples.len());
+}
+
+/// Three classifications of the sample photo `chelsea.png` through `vip` from `client`, one after
+/// the other: each must succeed and name a cat. Returns the nodes that served them.
+pub async fn classify_chelsea(
+    lab: &LbLab,
+    client: &str,
+    vip: Ipv4Addr,
+) -> std::collections::BTreeSet<String> {
+    let chelsea = Load {
+        path: "/predict",
+        requests: 3,
+        concurrency: 1,
+        duration: None,
+        body: Some(models_dir().join("samples/chelsea.png")),
+        sources: Vec::new(),
+    };
+    let samples = lab.load(client, vip, 8000, &chelsea).await;
+    assert_all_ok(&samples, "classification");
+    for s in &samples {
+        let label = s.label.as_deref().unwrap_or("");
+        assert!(["tiger cat", "tabby", "Egyptian cat"].contains(&label), "chelsea classified as {label:?}");
+    }
+    samples.iter().filter_map(|s| s.node.clone()).collect()
+}
+
 /// Seconds since the Unix epoch, as the load script stamps requests.
 pub fn now_epoch() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)

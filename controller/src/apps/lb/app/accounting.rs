@@ -10,6 +10,7 @@ use ofproto::multipart::{FlowStatsRequest, MultipartReplyBody, MultipartRequest,
 
 use super::{LbApp, LiveTraffic, label};
 use crate::apps::lb::COOKIE_TAG;
+use crate::apps::lb::backend::BackendId;
 use crate::apps::lb::handle::LbInput;
 use crate::apps::lb::pool::{FlowKey, PoolId};
 use crate::apps::lb::rules::{LbCookie, RuleKind};
@@ -36,14 +37,18 @@ impl LbApp {
             b.state.bytes = b.state.bytes.saturating_add(removed.byte_count);
             b.state.packets = b.state.packets.saturating_add(removed.packet_count);
         }
-        if let Ok(b) = entry.pool.backend(backend) {
-            let name = entry.pool.name().to_string();
-            self.metrics
-                .active_flows
-                .with_label_values(&[&name, &label(b.spec.ip)])
-                .set(b.state.active_flows as i64);
-        }
+        self.export_active(cookie.pool, backend);
         self.export_bytes(cookie.pool);
+    }
+
+    /// Sets `rudder_lb_active_flows` of one backend to its count.
+    pub(super) fn export_active(&self, pool: PoolId, backend: BackendId) {
+        let Some(entry) = self.pools.get(&pool) else { return };
+        let Ok(b) = entry.pool.backend(backend) else { return };
+        self.metrics
+            .active_flows
+            .with_label_values(&[entry.pool.name(), &label(b.spec.ip)])
+            .set(b.state.active_flows as i64);
     }
 
     /// Raises `rudder_lb_bytes_total` to each backend's current total.

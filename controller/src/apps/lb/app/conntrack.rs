@@ -158,13 +158,7 @@ impl LbApp {
             Some(FlowKey { client_ip: tcp.ip_dst, client_port: tcp.tcp_dst, vip_port: tcp.tcp_src })
         };
         let Some(backend) = ended.and_then(|key| entry.pool.flow_removed(key, 0, 0)) else { return };
-        if let Ok(b) = entry.pool.backend(backend) {
-            let name = entry.pool.name().to_string();
-            self.metrics
-                .active_flows
-                .with_label_values(&[&name, &label(b.spec.ip)])
-                .set(b.state.active_flows as i64);
-        }
+        self.export_active(id, backend);
     }
 
     /// A packet of a connection whose backend was ejected: the client gets a RST at once (its
