@@ -81,6 +81,17 @@ async fn pools_and_backends_over_rest_with_the_error_contract() {
         json!({"name": "v3", "vip": "10.9.0.102", "algoritm": "random", "backends": [{"ip": "10.9.0.31"}]});
     let (s, body) = call(&ctl, Method::POST, "/lb/pools", Some(typo), true).await;
     assert_eq!((s, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("algoritm")), "{body}");
+    let steering =
+        json!({"name": "v3", "vip": "10.9.0.102", "steering": "ebpf", "backends": [{"ip": "10.9.0.31"}]});
+    let (s, body) = call(&ctl, Method::POST, "/lb/pools", Some(steering), true).await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("steering")), "{body}");
+    let tracked = json!({"name": "ct", "vip": "10.9.0.103", "steering": "conntrack", "backends": [{"ip": "10.9.0.31"}]});
+    let (s, body) = call(&ctl, Method::POST, "/lb/pools", Some(tracked), true).await;
+    assert_eq!((s, body["steering"].as_str()), (StatusCode::CREATED, Some("conntrack")), "{body}");
+    let (s, _) = call(&ctl, Method::DELETE, "/lb/pools/ct", None, true).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, body) = call(&ctl, Method::GET, "/lb/pools/v2", None, false).await;
+    assert_eq!((s, body["steering"].as_str()), (StatusCode::OK, Some("flow_rules")), "the default: {body}");
     let empty = json!({"name": "v3", "vip": "10.9.0.102"});
     let (s, body) = call(&ctl, Method::POST, "/lb/pools", Some(empty), true).await;
     assert_eq!((s, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("backends")), "{body}");
