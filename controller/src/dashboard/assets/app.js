@@ -320,6 +320,7 @@ function renderPools(pools) {
     const t = pool.transition;
     view.summary.textContent = `VIP ${pool.vip} · ports ${pool.ports.join(', ')} · ${pool.active_flows} active`
       + ` / ${pool.total_flows} flows · ${pool.packet_ins} packet-ins`
+      + (pool.steering === 'conntrack' ? ' · pinned by the switch\'s connection tracker' : '')
       + (t ? ` · moving from ${t.from} to ${t.to}: ${t.rules_left} old rules carry open connections` : '');
     if (!view.busy && document.activeElement !== view.select) {
       view.current = pool.algorithm;
