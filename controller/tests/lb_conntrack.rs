@@ -35,6 +35,25 @@ fn pools(p: [u8; 3]) -> LbConfig {
     toml::from_str(&text).expect("valid [lb]")
 }
 
+/// `conns` keep-alive connections from c2 to the VIP, a request on each every 200 ms for 4 s, run
+/// in the background while the test changes something.
+fn keep_alive_from_c2(
+    lab: &LbLab,
+    conns: usize,
+) -> tokio::task::JoinHandle<Vec<support::lb::KeepaliveSample>> {
+    let netns = lab.host("c2").netns.clone();
+    let every = Duration::from_millis(200);
+    tokio::spawn(support::lb::keepalive_in(
+        netns,
+        lab.ip(100),
+        8000,
+        conns,
+        every,
+        Duration::from_secs(4),
+        "/health",
+    ))
+}
+
 const PACKET_INS: &str = "rudder_lb_packet_ins_total{pool=\"ct\"}";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,15 +102,7 @@ async fn connections_are_pinned_by_the_switchs_tracker() {
     // A backend that drops off the network (its link down, so nothing answers): once ejected, the
     // switch sends its connections' packets to the controller, which resets them, so a client
     // waiting on such a connection learns at once instead of at its timeout, and reconnects.
-    let keepalive = tokio::spawn(support::lb::keepalive_in(
-        lab.host("c2").netns.clone(),
-        vip,
-        8000,
-        3,
-        Duration::from_millis(200),
-        Duration::from_secs(4),
-        "/health",
-    ));
+    let keepalive = keep_alive_from_c2(&lab, 3);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let (n3_netns, n3_if) = (lab.host("n3").netns.clone(), lab.host("n3").ifname.clone());
     let link = |state: &str| {
@@ -160,15 +171,7 @@ async fn connections_are_pinned_by_the_switchs_tracker() {
     // on its node (their group rules retire), and new connections meanwhile are steered by the
     // controller and pinned by the tracker, whose mid-stream view of the old connections must not
     // pull them to the controller.
-    let keepalive = tokio::spawn(support::lb::keepalive_in(
-        lab.host("c2").netns.clone(),
-        vip,
-        8000,
-        6,
-        Duration::from_millis(200),
-        Duration::from_secs(4),
-        "/health",
-    ));
+    let keepalive = keep_alive_from_c2(&lab, 6);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     lab.set_algorithm("ct", "round_robin").await;
     let before = lab.metric(PACKET_INS).await;

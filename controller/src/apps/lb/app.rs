@@ -488,10 +488,7 @@ impl LbApp {
                 return;
             }
         };
-        let backend_seen = self.locations.get(target.ip).or_else(|| {
-            let loc = topology.as_ref()?.host_location(&target.mac)?;
-            Some(Seen { mac: target.mac, dpid: loc.dpid, port: loc.port, at: Instant::now() })
-        });
+        let backend_seen = self.locations.find(target.ip, target.mac, topology.as_ref());
         let paths = backend_seen.ok_or(super::locate::LocateError::Unknown(target.ip)).and_then(|b| {
             let fwd = path_to(dpid, target.ip, b, topology.as_ref())?;
             let rev = path_to(b.dpid, key.client_ip, client, topology.as_ref())?;
@@ -515,12 +512,7 @@ impl LbApp {
             backend: target,
             idle_timeout: entry.pool.config().idle_timeout,
         };
-        let active = entry.pool.backend(id).map(|b| b.state.active_flows).unwrap_or(0);
-        let backend_label = label(target.ip);
-        if !known {
-            self.metrics.flows_total.with_label_values(&[&pool_name, &backend_label]).inc();
-        }
-        self.metrics.active_flows.with_label_values(&[&pool_name, &backend_label]).set(active as i64);
+        accounting::export_steered(&self.metrics, &pool_name, &target, entry.pool.backend(id).ok(), known);
         let first_out = fwd[0].out_port;
         let hold = entry.installed.get(&dpid).and_then(|i| i.retiring.as_ref()).map(|_| TRANSITION_HOLD);
         let packet_out = Message::PacketOut(steering.first_packet_out(packet_in, in_port, first_out));

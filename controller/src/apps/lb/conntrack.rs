@@ -34,15 +34,14 @@ use ofproto::flow::FlowMod;
 use ofproto::nicira::{Conntrack, Nat, ct_state, ct_zone};
 use ofproto::oxm::{Match, Oxm};
 use ofproto::packet::{PacketIn, PacketOut};
-use ofproto::types::NO_BUFFER;
 use ofproto::{MacAddr, PortNo};
 
 use super::backend::BackendId;
-use super::packet::with_checksums_completed;
 use super::pool::{BackendTarget, PoolId};
 use super::rules::{
     BackendPort, CLIENT_REVERSE_PRIORITY, ETH_TYPE_IPV4, IP_PROTO_TCP, LbCookie, RuleKind, STEER_PRIORITY,
-    TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, TRANSITION_PRIORITY, tcp_flags, vip_match,
+    TCP_FLAG_ACK, TCP_FLAG_FIN, TCP_FLAG_RST, TCP_FLAG_SYN, TRANSITION_PRIORITY, reinject, tcp_flags,
+    vip_match,
 };
 
 /// The tracker zone of every pool's connections (one zone: a backend may serve several pools).
@@ -204,8 +203,7 @@ impl CtPool<'_> {
     /// Sends a new connection's first packet on to `target` through `out`, committing the
     /// connection with a destination NAT to it: the tracker translates every later packet of the
     /// connection, both ways, with no rule of its own. Checksums are completed first, as for
-    /// per-flow steering ([`with_checksums_completed`]): the tracker drops a segment whose checksum
-    /// is wrong.
+    /// per-flow steering ([`reinject`]): the tracker drops a segment whose checksum is wrong.
     pub fn first_packet_out(
         packet_in: &PacketIn,
         in_port: PortNo,
@@ -217,22 +215,7 @@ impl CtPool<'_> {
             Action::SetField(Oxm::EthDst(target.mac, None)),
             Action::output(out),
         ];
-        if packet_in.buffer_id != NO_BUFFER {
-            return PacketOut::from_buffer(packet_in.buffer_id, in_port, actions);
-        }
-        let data = with_checksums_completed(&packet_in.data)
-            .map_or_else(|| packet_in.data.clone(), bytes::Bytes::from);
-        PacketOut::new(in_port, actions, data)
-    }
-
-    /// The VIP port a backend listening on `backend_port` serves (the pool's first port when it
-    /// serves none of the VIP's).
-    pub fn vip_port_for(&self, backend_port: u16) -> u16 {
-        if self.ports.contains(&backend_port) {
-            backend_port
-        } else {
-            self.ports.first().copied().unwrap_or(backend_port)
-        }
+        reinject(packet_in, in_port, actions)
     }
 }
 
@@ -241,6 +224,7 @@ mod tests {
     use bytes::Bytes;
     use ofproto::instruction::Instruction;
     use ofproto::message::Message;
+    use ofproto::types::NO_BUFFER;
 
     use super::*;
 
@@ -353,11 +337,5 @@ mod tests {
         let ct = Conntrack::from_action(&out.actions[0]).unwrap().unwrap();
         assert_eq!(ct, Conntrack::commit(CT_ZONE, Nat::to_destination(t.ip, 8000)));
         assert_eq!(out.actions[1..], [Action::SetField(Oxm::EthDst(t.mac, None)), Action::output(PortNo(3))]);
-    }
-
-    #[test]
-    fn a_backend_on_another_port_serves_the_first_vip_port() {
-        assert_eq!(pool(&[80, 8000]).vip_port_for(8000), 8000);
-        assert_eq!(pool(&[80, 443]).vip_port_for(8000), 80);
     }
 }

@@ -58,6 +58,15 @@ impl Locations {
         self.by_ip.get(&ip).copied()
     }
 
+    /// Where host `ip` (MAC `mac`) is: where the LB app last saw it, else where the topology app
+    /// saw its MAC (a backend that has not answered the VIP's ARP on this controller run).
+    pub fn find(&self, ip: Ipv4Addr, mac: MacAddr, topology: Option<&TopologyView>) -> Option<Seen> {
+        self.get(ip).or_else(|| {
+            let loc = topology?.host_location(&mac)?;
+            Some(Seen { mac, dpid: loc.dpid, port: loc.port, at: Instant::now() })
+        })
+    }
+
     /// Forgets everything seen on a switch that went away.
     pub fn forget_switch(&mut self, dpid: u64) {
         self.by_ip.retain(|_, s| s.dpid != dpid);

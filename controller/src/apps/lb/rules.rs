@@ -381,15 +381,20 @@ impl Steering {
     /// to offload, which the switch's set_field only adjusts, and the backend would drop it as
     /// corrupt. The switch still adjusts the now-complete checksum for the rewrite (OF1.3.5 §7.2.5).
     pub fn first_packet_out(&self, packet_in: &PacketIn, in_port: PortNo, to_backend: PortNo) -> PacketOut {
-        let actions = self.forward_actions(to_backend);
-        if packet_in.buffer_id != NO_BUFFER {
-            PacketOut::from_buffer(packet_in.buffer_id, in_port, actions)
-        } else {
-            let data = with_checksums_completed(&packet_in.data)
-                .map_or_else(|| packet_in.data.clone(), bytes::Bytes::from);
-            PacketOut::new(in_port, actions, data)
-        }
+        reinject(packet_in, in_port, self.forward_actions(to_backend))
     }
+}
+
+/// The packet of `packet_in` sent on with `actions` as if it arrived on `in_port`: a packet buffered
+/// on the switch is released by buffer id; one sent as data has its IPv4 and TCP checksums completed
+/// first (see [`Steering::first_packet_out`] for why).
+pub fn reinject(packet_in: &PacketIn, in_port: PortNo, actions: Vec<Action>) -> PacketOut {
+    if packet_in.buffer_id != NO_BUFFER {
+        return PacketOut::from_buffer(packet_in.buffer_id, in_port, actions);
+    }
+    let data =
+        with_checksums_completed(&packet_in.data).map_or_else(|| packet_in.data.clone(), bytes::Bytes::from);
+    PacketOut::new(in_port, actions, data)
 }
 
 /// TCP to `vip:port`, as a client sends it: what every VIP-wide rule (traps, select group, wildcard

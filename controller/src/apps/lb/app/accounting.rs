@@ -10,11 +10,12 @@ use ofproto::multipart::{FlowStatsRequest, MultipartReplyBody, MultipartRequest,
 
 use super::{LbApp, LiveTraffic, label};
 use crate::apps::lb::COOKIE_TAG;
-use crate::apps::lb::backend::BackendId;
+use crate::apps::lb::backend::{Backend, BackendId};
 use crate::apps::lb::handle::LbInput;
-use crate::apps::lb::pool::{FlowKey, PoolId};
+use crate::apps::lb::pool::{BackendTarget, FlowKey, PoolId};
 use crate::apps::lb::rules::{LbCookie, RuleKind};
 use crate::apps::make_cookie;
+use crate::metrics::LbMetrics;
 
 impl LbApp {
     pub(super) fn on_flow_removed(&mut self, removed: &FlowRemoved) {
@@ -134,4 +135,22 @@ impl LbApp {
             self.export_bytes(id);
         }
     }
+}
+
+/// A flow just steered to `target` (`backend` its state): counts it in `rudder_lb_flows_total`
+/// unless the pool already `known` it, and sets the backend's `rudder_lb_active_flows`. (A free
+/// function: the packet path calls it while it holds the pool mutably.)
+pub(super) fn export_steered(
+    metrics: &LbMetrics,
+    pool: &str,
+    target: &BackendTarget,
+    backend: Option<&Backend>,
+    known: bool,
+) {
+    let backend_label = label(target.ip);
+    if !known {
+        metrics.flows_total.with_label_values(&[pool, &backend_label]).inc();
+    }
+    let active = backend.map_or(0, |b| b.state.active_flows);
+    metrics.active_flows.with_label_values(&[pool, &backend_label]).set(active as i64);
 }

@@ -14,7 +14,7 @@ use ofproto::{MacAddr, PortNo};
 use tracing::{debug, warn};
 
 use super::proactive::CLIENT_REVERSE_IDLE_TIMEOUT;
-use super::{LbApp, PoolEntry, label};
+use super::{LbApp, PoolEntry, TCP_SYN};
 use crate::apps::lb::breaker::BreakerState;
 use crate::apps::lb::config::SteeringMode;
 use crate::apps::lb::conntrack::{CT_ZONE, CtMember, CtPool};
@@ -26,7 +26,6 @@ use crate::apps::lb::rules::resync;
 /// A client's reply rules are sent again when this old, so a rule that idled out on the switch (the
 /// app is not told) comes back with the client's next connection.
 const CLIENT_RULES_REFRESH: Duration = Duration::from_secs(60);
-const TCP_SYN: u8 = 0x02;
 const TCP_ACK: u8 = 0x10;
 
 fn ct_pool(entry: &PoolEntry) -> CtPool<'_> {
@@ -115,13 +114,8 @@ impl LbApp {
             }
         };
         let target = entry.pool.target(backend);
-        let pool_name = entry.pool.name().to_string();
-        let active = entry.pool.backend(backend).map(|b| b.state.active_flows).unwrap_or(0);
         let hop = target.as_ref().ok().and_then(|t| {
-            let seen = self.locations.get(t.ip).or_else(|| {
-                let loc = topology.as_ref()?.host_location(&t.mac)?;
-                Some(Seen { mac: t.mac, dpid: loc.dpid, port: loc.port, at: Instant::now() })
-            })?;
+            let seen = self.locations.find(t.ip, t.mac, topology.as_ref())?;
             path_to(dpid, t.ip, seen, topology.as_ref()).ok()?.first().map(|h| h.out_port)
         });
         let (Ok(target), Some(out)) = (target, hop) else {
@@ -133,11 +127,10 @@ impl LbApp {
             self.send_now(dpid, &msgs);
             return;
         };
-        let backend_label = label(target.ip);
-        if !known {
-            self.metrics.flows_total.with_label_values(&[&pool_name, &backend_label]).inc();
+        if let Some(entry) = self.pools.get(&id) {
+            let state = entry.pool.backend(backend).ok();
+            super::accounting::export_steered(&self.metrics, entry.pool.name(), &target, state, known);
         }
-        self.metrics.active_flows.with_label_values(&[&pool_name, &backend_label]).set(active as i64);
         let mut msgs = self.client_rules(id, dpid, client.mac, in_port);
         msgs.push(Message::PacketOut(CtPool::first_packet_out(packet_in, in_port, &target, out)));
         self.send_now(dpid, &msgs);
