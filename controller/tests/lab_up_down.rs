@@ -1,9 +1,13 @@
 //! `rudder up` / `rudder down` on a real private Open vSwitch with network namespaces: a tiny
 //! topology (one switch, a client, an inference node, l2switch) is built, traffic flows between
 //! namespaces and from the machine, `up` twice is safe, and `down` leaves nothing behind, also
-//! after the controller crashed.
+//! after the controller crashed. With an Open vSwitch someone else runs (`--ovs-db`), `down` deletes
+//! the bridges it added, so the next `up` starts clean.
 
 mod lab;
+
+use std::path::PathBuf;
+use std::process::Command;
 
 use lab::{Lab, http_get, require_root_and_ovs};
 
@@ -122,4 +126,112 @@ fn down_and_up_recover_after_the_controller_crashed() {
     lab.down();
     lab.assert_nothing_left(&second);
     lab.assert_nothing_left(&first);
+}
+
+/// An ovsdb-server and ovs-vswitchd in this machine's namespace, as a user's own OVS would run:
+/// stopped by the PIDs they wrote, with their directory removed, when dropped. (The only OVS the
+/// tests run outside a namespace of their own: one userspace datapath per namespace.)
+struct ExternalOvs {
+    dir: PathBuf,
+}
+
+impl ExternalOvs {
+    fn start(name: &str) -> ExternalOvs {
+        let dir = std::env::temp_dir().join(format!("rudder-{name}-external-ovs"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let ovs = ExternalOvs { dir };
+        let p = |f: &str| ovs.dir.join(f).display().to_string();
+        ovs.run("ovsdb-tool", &["create", &p("conf.db"), "/usr/share/openvswitch/vswitch.ovsschema"]);
+        ovs.run(
+            "ovsdb-server",
+            &[
+                &p("conf.db"),
+                &format!("--remote=punix:{}", p("db.sock")),
+                &format!("--pidfile={}", p("ovsdb-server.pid")),
+                &format!("--log-file={}", p("ovsdb-server.log")),
+                &format!("--unixctl={}", p("ovsdb-server.ctl")),
+                "--detach",
+            ],
+        );
+        ovs.run("ovs-vsctl", &[&format!("--db={}", ovs.db()), "--no-wait", "init"]);
+        ovs.run(
+            "ovs-vswitchd",
+            &[
+                &ovs.db(),
+                &format!("--pidfile={}", p("ovs-vswitchd.pid")),
+                &format!("--log-file={}", p("ovs-vswitchd.log")),
+                &format!("--unixctl={}", p("ovs-vswitchd.ctl")),
+                "--detach",
+            ],
+        );
+        ovs
+    }
+
+    fn db(&self) -> String {
+        format!("unix:{}", self.dir.join("db.sock").display())
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> String {
+        let out = Command::new(program)
+            .args(args)
+            .env("OVS_RUNDIR", &self.dir)
+            .env("OVS_DBDIR", &self.dir)
+            .env("OVS_LOGDIR", &self.dir)
+            .output()
+            .unwrap_or_else(|e| panic!("run {program}: {e}"));
+        assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn bridges(&self) -> Vec<String> {
+        self.run("ovs-vsctl", &[&format!("--db={}", self.db()), "list-br"])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for ExternalOvs {
+    fn drop(&mut self) {
+        // `exit --cleanup` deletes the datapath's tap device (`ovs-netdev`) and the bridges' internal
+        // ports: a netdev datapath left in this namespace would stop the next one from starting.
+        // Bridges a failed test left go first: with them, the tap device outlived `exit --cleanup`.
+        let db = format!("--db={}", self.db());
+        let left =
+            Command::new("ovs-vsctl").args([&db, "list-br"]).output().map(|o| o.stdout).unwrap_or_default();
+        for bridge in String::from_utf8_lossy(&left).lines() {
+            let _ = Command::new("ovs-vsctl").args([&db, "del-br", bridge]).status();
+        }
+        let ctl = self.dir.join("ovs-vswitchd.ctl").display().to_string();
+        let _ = Command::new("ovs-appctl").args(["-t", &ctl, "exit", "--cleanup"]).status();
+        for daemon in ["ovs-vswitchd", "ovsdb-server"] {
+            if let Ok(pid) = std::fs::read_to_string(self.dir.join(format!("{daemon}.pid"))) {
+                let _ = Command::new("kill").arg(pid.trim()).status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn down_deletes_the_bridges_it_added_to_an_external_ovs() {
+    require_root_and_ovs();
+    // Declared first, dropped last: a failing test's `down` still finds the database.
+    let ovs;
+    let lab = Lab::new(&["l2switch"], CLIENT_AND_NODE);
+    ovs = ExternalOvs::start(&lab.name);
+    let bridge = format!("r-{}-s1", lab.name);
+    let node_ip = lab.ip(11).to_string();
+    for round in 1..=2 {
+        lab.up(&["--no-nodes", "--ovs-db", &ovs.db()]);
+        assert_eq!(ovs.bridges(), vec![bridge.clone()], "round {round}: up adds its bridge");
+        // Round 2 is the one a bridge left over from round 1 broke: its ports named interfaces
+        // that no longer existed, so nothing was forwarded.
+        let ping = lab.exec("c1", "ping", &["-c", "2", "-i", "0.2", "-W", "2", &node_ip]);
+        assert!(ping.status.success(), "round {round}: c1 cannot reach n1 through the external OVS");
+        let out = lab.down();
+        assert!(out.contains(&format!("bridge {bridge}")), "round {round}: down names the bridge: {out}");
+        assert_eq!(ovs.bridges(), Vec::<String>::new(), "round {round}: down leaves no bridge behind");
+    }
 }

@@ -93,6 +93,9 @@ pub fn up(opts: &UpOptions) -> anyhow::Result<UpOutcome> {
         topology: topology.name.clone(),
         file,
         started_at: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        // An external OVS keeps the bridges `up` adds until they are deleted: `down` reads this
+        // record to know where (a private one is recorded when it starts, and takes them along).
+        ovs: opts.ovs_db.as_ref().map(|db| OvsRecord { db: db.clone(), private_dir: None }),
         ..LabState::default()
     };
     dir.save(&state).with_context(|| format!("writing the state to {}", dir.dir.display()))?;
