@@ -1,7 +1,7 @@
 //! Controller configuration: a TOML file, overridden by command-line flags (see `main.rs`).
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -14,6 +14,9 @@ use crate::ofp::ConnectionConfig;
 pub struct Config {
     /// OpenFlow listen addresses (6653 is the IANA port; add 6633 for old switches).
     pub listen: Vec<SocketAddr>,
+    /// Unix sockets to accept switches on as well (Open vSwitch's `unix:PATH` controller target), for
+    /// switches on this machine, also in other network namespaces.
+    pub listen_unix: Vec<PathBuf>,
     /// REST API and metrics address; loopback unless told otherwise.
     pub api_listen: Option<SocketAddr>,
     /// Bearer token required by mutating REST routes, if set.
@@ -53,6 +56,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: vec![SocketAddr::from(([0, 0, 0, 0], 6653))],
+            listen_unix: Vec::new(),
             api_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
             api_token: None,
             apps: vec!["l2switch".to_string()],

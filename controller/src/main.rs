@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use rudder_controller::Config;
 use rudder_controller::dashboard::{self, DashboardState};
+use rudder_controller::ofp::OpenFlowListener;
 use rudder_controller::rest::{self, ApiState, spawn_port_stats_poller};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -63,6 +64,10 @@ struct ServeArgs {
     /// OpenFlow listen address (repeatable), e.g. 0.0.0.0:6653 and 0.0.0.0:6633.
     #[arg(long = "listen", value_name = "ADDR")]
     listen: Vec<SocketAddr>,
+    /// Unix socket to accept switches on as well (repeatable): Open vSwitch's `unix:PATH` controller
+    /// target, for switches on this machine, also in other network namespaces.
+    #[arg(long = "listen-unix", value_name = "PATH")]
+    listen_unix: Vec<PathBuf>,
     /// App to run (repeatable): l2switch or topology.
     #[arg(long = "app", value_name = "NAME")]
     apps: Vec<String>,
@@ -108,6 +113,7 @@ impl ServeArgs {
         if !self.listen.is_empty() {
             config.listen = self.listen;
         }
+        config.listen_unix.extend(self.listen_unix);
         if !self.apps.is_empty() {
             config.apps = self.apps;
         }
@@ -195,10 +201,16 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
             let poll_every = std::time::Duration::from_secs_f64(args.port_stats_interval.max(0.0));
             let dashboard_samples = (!args.no_dashboard).then(|| samples_dir(args.samples_dir.clone()));
             let config = args.into_config()?;
-            let mut listeners = Vec::new();
+            let mut listeners: Vec<OpenFlowListener> = Vec::new();
             for addr in &config.listen {
+                let bound =
+                    TcpListener::bind(addr).await.with_context(|| format!("binding OpenFlow port {addr}"))?;
+                listeners.push(bound.into());
+            }
+            for path in &config.listen_unix {
                 listeners.push(
-                    TcpListener::bind(addr).await.with_context(|| format!("binding OpenFlow port {addr}"))?,
+                    OpenFlowListener::bind_unix(path)
+                        .with_context(|| format!("binding OpenFlow socket {}", path.display()))?,
                 );
             }
             let api_listener = match config.api_listen {

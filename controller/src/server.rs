@@ -4,7 +4,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -16,6 +15,7 @@ use crate::apps::{AppSlot, Dispatcher, l2switch::L2Switch, spawn_app};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::ofp::connection::{ConnectionContext, serve_connection};
+use crate::ofp::listener::OpenFlowListener;
 use crate::ofp::registry::DatapathRegistry;
 
 /// Handles to a running controller's shared state, for the REST API and tests.
@@ -102,13 +102,14 @@ fn start_apps(
     Ok(Started { slots, topology, lb })
 }
 
-/// Runs the controller on already-bound OpenFlow listeners until `shutdown` resolves.
+/// Runs the controller on already-bound OpenFlow listeners (TCP or Unix, see
+/// [`OpenFlowListener`]) until `shutdown` resolves.
 ///
 /// `ready` is called once the apps run and the listeners accept, with the shared state (tests use it
 /// to reach the registry; `main` starts the REST API with it).
-pub async fn run(
+pub async fn run<L: Into<OpenFlowListener>>(
     config: Config,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<L>,
     shutdown: impl Future<Output = ()>,
     ready: impl FnOnce(Controller),
 ) -> anyhow::Result<()> {
@@ -132,7 +133,8 @@ pub async fn run(
     let limit = Arc::new(Semaphore::new(config.max_switches.max(1)));
     let conn_ids = Arc::new(AtomicU64::new(1));
     for listener in listeners {
-        info!(addr = %listener.local_addr()?, "OpenFlow listener");
+        let listener: OpenFlowListener = listener.into();
+        info!(target = %listener.target(), "OpenFlow listener");
         let ctx = ctx.clone();
         let limit = limit.clone();
         let conn_ids = conn_ids.clone();
@@ -144,7 +146,7 @@ pub async fn run(
                     _ = stop.cancelled() => break,
                     a = listener.accept() => a,
                 };
-                let (stream, peer) = match accepted {
+                let stream = match accepted {
                     Ok(a) => a,
                     Err(e) => {
                         warn!(cause = %e, "accept failed");
@@ -153,14 +155,14 @@ pub async fn run(
                     }
                 };
                 let Ok(permit) = limit.clone().try_acquire_owned() else {
-                    warn!(%peer, "switch limit reached; refusing connection");
+                    warn!(peer = %stream.peer, "switch limit reached; refusing connection");
                     drop(stream);
                     continue;
                 };
                 let id = conn_ids.fetch_add(1, Ordering::Relaxed);
                 let ctx = ctx.clone();
                 conns.spawn(async move {
-                    serve_connection(stream, peer, id, ctx).await;
+                    serve_connection(stream, id, ctx).await;
                     drop(permit);
                 });
                 // Reap finished connection tasks so the set does not grow without bound.

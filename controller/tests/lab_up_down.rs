@@ -2,7 +2,8 @@
 //! topology (one switch, a client, an inference node, l2switch) is built, traffic flows between
 //! namespaces and from the machine, `up` twice is safe, and `down` leaves nothing behind, also
 //! after the controller crashed. With an Open vSwitch someone else runs (`--ovs-db`), `down` deletes
-//! the bridges it added, so the next `up` starts clean.
+//! the bridges it added, so the next `up` starts clean. With `--no-controller`, the bridges reach a
+//! controller the user runs on loopback through the relay.
 
 mod lab;
 
@@ -234,4 +235,38 @@ fn down_deletes_the_bridges_it_added_to_an_external_ovs() {
         assert!(out.contains(&format!("bridge {bridge}")), "round {round}: down names the bridge: {out}");
         assert_eq!(ovs.bridges(), Vec::<String>::new(), "round {round}: down leaves no bridge behind");
     }
+}
+
+#[test]
+fn without_its_own_controller_up_relays_the_bridges_to_the_users() {
+    require_root_and_ovs();
+    let lab = Lab::new(&["l2switch"], CLIENT_AND_NODE);
+    // The user's controller, on the topology's `[controller]` addresses.
+    let mut controller = Command::new(env!("CARGO_BIN_EXE_rudder"))
+        .args(["serve", "--app", "l2switch", "--no-dashboard"])
+        .args(["--listen", &lab.openflow.to_string(), "--api-listen", &lab.api.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start rudder serve");
+    lab.up(&["--no-controller", "--no-nodes"]);
+    assert_eq!(lab.pids("controller"), Vec::<u32>::new(), "up started no controller");
+    assert_eq!(lab.pids("relay").len(), 1, "the relay runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut switches = String::new();
+    while std::time::Instant::now() < deadline {
+        switches = http_get(lab.api, "/stats/switches").map(|(_, b)| b).unwrap_or_default();
+        if switches.trim() == "[1]" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(switches.trim(), "[1]", "the bridge reached the user's controller through the relay");
+    let ping = lab.exec("c1", "ping", &["-c", "2", "-i", "0.2", "-W", "2", &lab.ip(11).to_string()]);
+    assert!(ping.status.success(), "c1 cannot reach n1 through the user's controller's flows");
+    let relay = lab.pids("relay");
+    lab.down();
+    lab.assert_nothing_left(&relay);
+    let _ = controller.kill();
+    let _ = controller.wait();
 }

@@ -67,7 +67,7 @@ async fn rig() -> Rig {
     let ovs = OvsInstance::start();
     let br = unique_name("rb");
     let dpid = unique_dpid();
-    ovs.add_bridge(&br, dpid, ctl.of_port);
+    ovs.add_bridge(&br, dpid, &ctl.of_target());
     ovs.add_internal_port(&br, &unique_name("rp"), 1);
     ovs.add_internal_port(&br, &unique_name("rp"), 2);
     assert!(

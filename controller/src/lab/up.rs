@@ -164,14 +164,15 @@ impl Builder<'_> {
         self.db.as_ref().context("Open vSwitch is not running (internal order error)")
     }
 
-    /// The socket a private OVS's bridges use to reach the controller (through the relay).
-    fn relay_socket(&self) -> PathBuf {
+    /// The socket a private OVS's bridges use to reach the controller: the controller's own, or the
+    /// relay's when `up` does not start the controller.
+    fn openflow_socket(&self) -> PathBuf {
         self.dir.dir.join("ovs").join("openflow.sock")
     }
 
     fn controller_target(&self) -> String {
         match self.switch_ns() {
-            Some(_) => format!("unix:{}", self.relay_socket().display()),
+            Some(_) => format!("unix:{}", self.openflow_socket().display()),
             None => format!("tcp:{}", self.plan.controller.openflow),
         }
     }
@@ -261,9 +262,13 @@ impl Builder<'_> {
             bail!("{e}\n{}", logs.join("\n"));
         }
         self.db = Some(db);
-        // The bridges connect to a Unix socket (visible from every namespace) relayed to the
-        // controller's TCP address on this machine's loopback.
-        let socket = self.relay_socket();
+        // The bridges connect to a Unix socket, which every namespace can see. The controller `up`
+        // starts listens on it itself; one started elsewhere (`--no-controller`) listens on TCP on
+        // this machine's loopback, which the switch namespace cannot reach, so a relay carries it.
+        if self.opts.start_controller {
+            return Ok(());
+        }
+        let socket = self.openflow_socket();
         let mut cmd = Command::new(&self.exe);
         cmd.args(["topology", "relay", "--unix"])
             .arg(&socket)
@@ -311,6 +316,9 @@ impl Builder<'_> {
         let log = self.dir.log("controller");
         let mut cmd = Command::new(&self.exe);
         cmd.arg("serve").arg("--config").arg(&config);
+        if self.switch_ns().is_some() {
+            cmd.arg("--listen-unix").arg(self.openflow_socket());
+        }
         let pid = spawn_detached(cmd, &log).context("starting the controller")?;
         let api = self.plan.controller.api;
         let record = ProcessRecord::of("controller", "controller", pid);

@@ -10,7 +10,6 @@
 //! problem (with the first 64 bytes of the message, as the spec recommends), the bytes are logged, and
 //! every other switch carries on.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,14 +22,13 @@ use ofproto::oxm::Match;
 use ofproto::switch::SwitchConfig;
 use ofproto::{DecodeError, DecodeErrorKind, Framer, Message, OFP_VERSION};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::datapath::{DatapathHandle, DatapathWiring, OUTGOING_QUEUE};
 use super::event::{Event, SwitchInfo};
+use super::listener::{SwitchReader, SwitchStream, SwitchWriter};
 use super::registry::DatapathRegistry;
 use crate::apps::Dispatcher;
 use crate::metrics::{Metrics, dpid_label};
@@ -104,7 +102,7 @@ pub enum ConnectionError {
 
 /// Reads whole frames off the read half.
 struct FrameReader {
-    rd: OwnedReadHalf,
+    rd: SwitchReader,
     buf: BytesMut,
     framer: Framer,
     /// When the last read from the socket returned. Every frame of one read arrived together, so
@@ -155,9 +153,8 @@ fn hex_prefix(bytes: &[u8], max: usize) -> String {
 }
 
 /// Serves one switch until it disconnects, misbehaves, or the controller shuts down.
-pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, conn_id: u64, ctx: ConnectionContext) {
-    let _ = stream.set_nodelay(true);
-    let (rd, mut wr) = stream.into_split();
+pub async fn serve_connection(stream: SwitchStream, conn_id: u64, ctx: ConnectionContext) {
+    let SwitchStream { reader: rd, writer: mut wr, peer } = stream;
     let mut reader = FrameReader {
         rd,
         buf: BytesMut::with_capacity(16 * 1024),
@@ -186,7 +183,7 @@ pub async fn serve_connection(stream: TcpStream, peer: SocketAddr, conn_id: u64,
     let dp = DatapathHandle::new(DatapathWiring {
         dpid,
         conn_id,
-        peer,
+        peer: peer.clone(),
         n_tables: info.features.n_tables,
         tx: tx.clone(),
         closed: closed.clone(),
@@ -237,7 +234,7 @@ fn xid_of(bytes: &[u8]) -> u32 {
 
 /// Writes queued bytes, coalescing whatever is already queued into one write. When the connection is
 /// closed it flushes what is still queued (bounded by a timeout) before shutting the socket.
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>, closed: CancellationToken) {
+async fn write_loop(mut wr: SwitchWriter, mut rx: mpsc::Receiver<Bytes>, closed: CancellationToken) {
     let mut batch = BytesMut::with_capacity(64 * 1024);
     loop {
         let first = tokio::select! {
@@ -269,7 +266,7 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>, close
     closed.cancel();
 }
 
-async fn send_now(wr: &mut OwnedWriteHalf, msg: &Message, xid: u32) -> Result<(), ConnectionError> {
+async fn send_now(wr: &mut SwitchWriter, msg: &Message, xid: u32) -> Result<(), ConnectionError> {
     wr.write_all(&msg.to_bytes(xid)).await?;
     Ok(())
 }
@@ -278,7 +275,7 @@ async fn send_now(wr: &mut OwnedWriteHalf, msg: &Message, xid: u32) -> Result<()
 /// handshake (e.g. an early PORT_STATUS) are not dispatched: the switch is not up yet.
 async fn await_reply(
     reader: &mut FrameReader,
-    wr: &mut OwnedWriteHalf,
+    wr: &mut SwitchWriter,
     xid: u32,
     what: &str,
 ) -> Result<Message, ConnectionError> {
@@ -298,7 +295,7 @@ async fn await_reply(
 
 async fn handshake(
     reader: &mut FrameReader,
-    wr: &mut OwnedWriteHalf,
+    wr: &mut SwitchWriter,
     config: &ConnectionConfig,
 ) -> Result<(SwitchInfo, u32), ConnectionError> {
     send_now(wr, &Message::Hello(Hello::new_v13()), 1).await?;

@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,6 +20,7 @@ use prometheus::IntCounter;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::listener::Peer;
 use crate::metrics::{Metrics, dpid_label};
 
 /// Capacity of a connection's outgoing queue, in encoded messages (or batches of messages).
@@ -59,7 +59,7 @@ enum Pending {
 struct Inner {
     dpid: u64,
     conn_id: u64,
-    peer: SocketAddr,
+    peer: Peer,
     n_tables: u8,
     tx: mpsc::Sender<Bytes>,
     next_xid: AtomicU32,
@@ -94,7 +94,7 @@ impl Eq for DatapathHandle {}
 pub(crate) struct DatapathWiring {
     pub dpid: u64,
     pub conn_id: u64,
-    pub peer: SocketAddr,
+    pub peer: Peer,
     pub n_tables: u8,
     pub tx: mpsc::Sender<Bytes>,
     pub closed: CancellationToken,
@@ -113,7 +113,7 @@ impl DatapathHandle {
         let dp = DatapathHandle::new(DatapathWiring {
             dpid: 1,
             conn_id: 1,
-            peer: SocketAddr::from(([127, 0, 0, 1], 1)),
+            peer: Peer::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 1))),
             n_tables: 1,
             tx,
             closed: CancellationToken::new(),
@@ -151,8 +151,8 @@ impl DatapathHandle {
         self.inner.conn_id
     }
 
-    pub fn peer(&self) -> SocketAddr {
-        self.inner.peer
+    pub fn peer(&self) -> &Peer {
+        &self.inner.peer
     }
 
     pub fn n_tables(&self) -> u8 {

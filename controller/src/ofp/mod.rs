@@ -4,9 +4,11 @@
 pub mod connection;
 pub mod datapath;
 pub mod event;
+pub mod listener;
 pub mod registry;
 
 pub use connection::{ConnectionConfig, ConnectionContext};
 pub use datapath::{DatapathHandle, RequestError, SendError};
 pub use event::{Event, SwitchInfo};
+pub use listener::{OpenFlowListener, Peer};
 pub use registry::DatapathRegistry;

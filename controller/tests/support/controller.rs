@@ -1,9 +1,13 @@
-//! An in-process controller for integration tests: `rudder_controller::run` on a free loopback port,
-//! with the REST API on another, stopped on drop.
+//! An in-process controller for integration tests: `rudder_controller::run` on a free loopback port
+//! and a Unix socket (for switches in other network namespaces), with the REST API on another port,
+//! stopped on drop.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use rudder_controller::ofp::OpenFlowListener;
 use rudder_controller::rest::{ApiState, serve};
 use rudder_controller::{Config, Controller, run};
 use tokio::net::TcpListener;
@@ -11,8 +15,10 @@ use tokio::sync::oneshot;
 
 pub struct TestController {
     pub controller: Controller,
-    /// The OpenFlow port bridges connect to.
+    /// The OpenFlow port on loopback.
     pub of_port: u16,
+    /// The OpenFlow Unix socket, which bridges in other namespaces connect to.
+    pub of_socket: PathBuf,
     /// Where the REST API listens (`http://{api_addr}`).
     pub api_addr: SocketAddr,
     stop: Option<(oneshot::Sender<()>, oneshot::Sender<()>)>,
@@ -30,13 +36,18 @@ impl TestController {
         let of_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind OpenFlow port");
         let of_port = of_listener.local_addr().expect("local addr").port();
         config.listen = vec![SocketAddr::from(([127, 0, 0, 1], of_port))];
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let of_socket = std::env::temp_dir().join(format!("rudder-test-of-{}-{n}.sock", std::process::id()));
+        let of_unix = OpenFlowListener::bind_unix(&of_socket).expect("bind the OpenFlow socket");
+        config.listen_unix = vec![of_socket.clone()];
         let (ready_tx, ready_rx) = oneshot::channel();
         let (stop_of, stop_of_rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let shutdown = async {
                 let _ = stop_of_rx.await;
             };
-            if let Err(e) = run(config, vec![of_listener], shutdown, move |c| {
+            if let Err(e) = run(config, vec![of_listener.into(), of_unix], shutdown, move |c| {
                 let _ = ready_tx.send(c);
             })
             .await
@@ -52,7 +63,12 @@ impl TestController {
         tokio::spawn(serve(api_listener, state, async {
             let _ = stop_api_rx.await;
         }));
-        TestController { controller, of_port, api_addr, stop: Some((stop_of, stop_api)) }
+        TestController { controller, of_port, of_socket, api_addr, stop: Some((stop_of, stop_api)) }
+    }
+
+    /// The controller target for Open vSwitch bridges (`unix:PATH`).
+    pub fn of_target(&self) -> String {
+        format!("unix:{}", self.of_socket.display())
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -354,7 +354,7 @@ impl LbLab {
         let ovs = OvsInstance::start();
         let bridge = unique_name("lbbr");
         let dpid = unique_dpid();
-        ovs.add_bridge(&bridge, dpid, ctl.of_port);
+        ovs.add_bridge(&bridge, dpid, &ctl.of_target());
         let mut lab = LbLab {
             ctl,
             ovs,

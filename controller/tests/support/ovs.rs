@@ -53,7 +53,6 @@ pub struct OvsInstance {
     dir: PathBuf,
     /// The network namespace ovs-vswitchd runs in.
     netns: String,
-    forwarders: std::sync::Mutex<Vec<Forwarder>>,
     veths: std::sync::Mutex<Vec<String>>,
 }
 
@@ -79,7 +78,7 @@ impl OvsInstance {
         let out = Command::new("ip").args(["netns", "add", &netns]).output().expect("run ip");
         assert!(out.status.success(), "ip netns add {netns}: {}", String::from_utf8_lossy(&out.stderr));
         let _ = Command::new("ip").args(["-n", &netns, "link", "set", "lo", "up"]).output();
-        let ovs = OvsInstance { dir, netns, forwarders: Default::default(), veths: Default::default() };
+        let ovs = OvsInstance { dir, netns, veths: Default::default() };
         ovs.run_ok("ovsdb-tool", &["create", &ovs.path("conf.db"), SCHEMA]);
         ovs.run_ok(
             "ovsdb-server",
@@ -206,12 +205,13 @@ impl OvsInstance {
         flows
     }
 
-    /// A userspace bridge speaking OpenFlow 1.3 only, with datapath id `dpid`, connected to a
-    /// controller on 127.0.0.1:`controller_port`, fail mode secure (no flows of its own).
-    pub fn add_bridge(&self, name: &str, dpid: u64, controller_port: u16) {
+    /// A userspace bridge speaking OpenFlow 1.3 only, with datapath id `dpid`, connected to the
+    /// controller at `controller` (`unix:PATH`: ovs-vswitchd runs in a namespace of its own, which
+    /// does not reach the machine's loopback), fail mode secure (no flows of its own).
+    pub fn add_bridge(&self, name: &str, dpid: u64, controller: &str) {
         assert!(name.len() <= 15, "bridge name {name:?} is longer than 15 characters");
         let dpid = format!("other-config:datapath-id={dpid:016x}");
-        let controller = format!("unix:{}", self.forwarder(controller_port).display());
+        let controller = self.reachable(controller);
         self.vsctl(&[
             "add-br",
             name,
@@ -230,6 +230,22 @@ impl OvsInstance {
         ]);
         // Reconnect quickly if the controller restarts; no in-band rules.
         self.vsctl(&["set", "controller", name, "max_backoff=1000", "connection-mode=out-of-band"]);
+    }
+
+    /// `target` as this OVS accepts it: Open vSwitch connects only to Unix sockets in its run
+    /// directory, so a socket elsewhere is reached through a symbolic link placed there.
+    fn reachable(&self, target: &str) -> String {
+        let Some(path) = target.strip_prefix("unix:").map(Path::new) else { return target.to_string() };
+        if path.starts_with(&self.dir) {
+            return target.to_string();
+        }
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let link = self.dir.join(format!("controller-{name}"));
+        if std::fs::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink(path, &link)
+                .unwrap_or_else(|e| panic!("link {} to {}: {e}", link.display(), path.display()));
+        }
+        format!("unix:{}", link.display())
     }
 
     /// An internal port (a tap device in the userspace datapath) with OpenFlow port number `ofport`.
@@ -257,18 +273,6 @@ impl OvsInstance {
         let _ = Command::new("ip").args(["link", "set", peer, "up"]).output();
         let request = format!("ofport_request={ofport}");
         self.vsctl(&["add-port", bridge, name, "--", "set", "interface", name, &request]);
-    }
-
-    /// The Unix socket that forwards to 127.0.0.1:`port`, started on first use.
-    fn forwarder(&self, port: u16) -> PathBuf {
-        let mut forwarders = self.forwarders.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(f) = forwarders.iter().find(|f| f.port == port) {
-            return f.path.clone();
-        }
-        let f = Forwarder::start(self.dir.join(format!("of-{port}.sock")), port);
-        let path = f.path.clone();
-        forwarders.push(f);
-        path
     }
 
     /// Waits until `bridge` reports its controller connected; false on timeout.
@@ -327,9 +331,6 @@ impl Drop for OvsInstance {
                 stop(pid);
             }
         }
-        for f in self.forwarders.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
-            f.stop();
-        }
         // Deleting the namespace destroys the taps and veth ends inside it.
         let _ = Command::new("ip").args(["netns", "del", &self.netns]).output();
         for veth in self.veths.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
@@ -339,57 +340,4 @@ impl Drop for OvsInstance {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// Accepts on a Unix socket and relays each connection to 127.0.0.1:`port` (two copy threads per
-/// connection). Lets a switch in another network namespace reach a controller on loopback.
-struct Forwarder {
-    path: PathBuf,
-    port: u16,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Forwarder {
-    fn start(path: PathBuf, port: u16) -> Forwarder {
-        use std::os::unix::net::UnixListener;
-        let _ = std::fs::remove_file(&path);
-        let listener = UnixListener::bind(&path).unwrap_or_else(|e| panic!("bind {}: {e}", path.display()));
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stopped = stop.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if stopped.load(Ordering::Relaxed) {
-                    break;
-                }
-                let Ok(unix) = conn else { continue };
-                let Ok(tcp) = std::net::TcpStream::connect(("127.0.0.1", port)) else { continue };
-                // As Open vSwitch does on its own TCP connections: with Nagle on, a PACKET_IN that
-                // follows one the controller did not answer (a FIN copy) waits for the controller's
-                // delayed ACK, 40 ms.
-                let _ = tcp.set_nodelay(true);
-                relay(unix, tcp);
-            }
-        });
-        Forwarder { path, port, stop }
-    }
-
-    fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        // Wake the accept loop so it sees the flag.
-        let _ = std::os::unix::net::UnixStream::connect(&self.path);
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-fn relay(unix: std::os::unix::net::UnixStream, tcp: std::net::TcpStream) {
-    let (Ok(mut unix_r), Ok(mut tcp_r)) = (unix.try_clone(), tcp.try_clone()) else { return };
-    let (mut unix_w, mut tcp_w) = (unix, tcp);
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut unix_r, &mut tcp_w);
-        let _ = tcp_w.shutdown(std::net::Shutdown::Write);
-    });
-    std::thread::spawn(move || {
-        let _ = std::io::copy(&mut tcp_r, &mut unix_w);
-        let _ = unix_w.shutdown(std::net::Shutdown::Write);
-    });
 }
