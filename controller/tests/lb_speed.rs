@@ -174,15 +174,19 @@ async fn speed_figures() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let series = format!("rudder_lb_packet_ins_total{{pool=\"{pool}\"}}");
         let before = lab.metric(&series).await;
+        let all_before = lab.metric_total("of_packet_ins").await;
         let via = connect_times(&lab.load(client, target, 8000, &sequential).await);
         let (rps, failed) = rate(&lab, client, [target; 3]).await;
-        let per_connection = (lab.metric(&series).await - before) / (300.0 + rps * 5.0);
+        let connections = 300.0 + rps * 5.0;
+        let per_connection = (lab.metric(&series).await - before) / connections;
+        // Every PACKET_IN the switch sent, also those that start no flow (conntrack's FIN copies).
+        let all_per_connection = (lab.metric_total("of_packet_ins").await - all_before) / connections;
         let ratio = match algorithm {
             "wildcard" => format!("{:.2} (to one node: {:.2})", rps / direct_rps, rps / one_node_rps),
             _ => format!("{:.2}", rps / direct_rps),
         };
         println!(
-            "  VIP, {what}: {rps:.0} requests/s ({failed} failed), ratio {ratio}; connect {:.3} / {:.3}, added {:.3} / {:.3}; {per_connection:.2} packet-ins per connection",
+            "  VIP, {what}: {rps:.0} requests/s ({failed} failed), ratio {ratio}; connect {:.3} / {:.3}, added {:.3} / {:.3}; {per_connection:.2} packet-ins per connection ({all_per_connection:.2} of every kind)",
             via.0,
             via.1,
             via.0 - direct.0,

@@ -526,18 +526,26 @@ impl LbLab {
     /// One Prometheus sample from the controller's `/metrics`, e.g.
     /// `rudder_lb_packet_ins_total{pool="v1"}`; 0 when absent.
     pub async fn metric(&self, series: &str) -> f64 {
-        let text = self
-            .http
-            .get(self.url("/metrics"))
-            .send()
+        self.metrics_text()
             .await
-            .expect("GET /metrics")
-            .text()
-            .await
-            .expect("text");
-        text.lines()
+            .lines()
             .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse::<f64>().ok()))
             .unwrap_or(0.0)
+    }
+
+    /// The sum of every series of metric `name` (all label values).
+    pub async fn metric_total(&self, name: &str) -> f64 {
+        let labelled = format!("{name}{{");
+        self.metrics_text()
+            .await
+            .lines()
+            .filter(|l| l.starts_with(&labelled) || l.starts_with(&format!("{name} ")))
+            .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+            .sum()
+    }
+
+    async fn metrics_text(&self) -> String {
+        self.http.get(self.url("/metrics")).send().await.expect("GET /metrics").text().await.expect("text")
     }
 
     /// Runs `load` from client `client` against `ip:port` and returns every request's outcome.
