@@ -242,13 +242,23 @@ fn without_its_own_controller_up_relays_the_bridges_to_the_users() {
     require_root_and_ovs();
     let lab = Lab::new(&["l2switch"], CLIENT_AND_NODE);
     // The user's controller, on the topology's `[controller]` addresses.
-    let mut controller = Command::new(env!("CARGO_BIN_EXE_rudder"))
-        .args(["serve", "--app", "l2switch", "--no-dashboard"])
-        .args(["--listen", &lab.openflow.to_string(), "--api-listen", &lab.api.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start rudder serve");
+    // Killed when dropped, also when an assertion fails.
+    struct Serve(std::process::Child);
+    impl Drop for Serve {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _controller = Serve(
+        Command::new(env!("CARGO_BIN_EXE_rudder"))
+            .args(["serve", "--app", "l2switch", "--no-dashboard"])
+            .args(["--listen", &lab.openflow.to_string(), "--api-listen", &lab.api.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start rudder serve"),
+    );
     lab.up(&["--no-controller", "--no-nodes"]);
     assert_eq!(lab.pids("controller"), Vec::<u32>::new(), "up started no controller");
     assert_eq!(lab.pids("relay").len(), 1, "the relay runs");
@@ -267,6 +277,4 @@ fn without_its_own_controller_up_relays_the_bridges_to_the_users() {
     let relay = lab.pids("relay");
     lab.down();
     lab.assert_nothing_left(&relay);
-    let _ = controller.kill();
-    let _ = controller.wait();
 }
