@@ -134,7 +134,7 @@ pub async fn run<L: Into<OpenFlowListener>>(
     let conn_ids = Arc::new(AtomicU64::new(1));
     for listener in listeners {
         let listener: OpenFlowListener = listener.into();
-        info!(target = %listener.target(), "OpenFlow listener");
+        info!(listen = %listener.target(), "OpenFlow listener");
         let ctx = ctx.clone();
         let limit = limit.clone();
         let conn_ids = conn_ids.clone();

@@ -10,7 +10,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::os::unix::fs::FileTypeExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -114,7 +114,7 @@ impl Drop for OpenFlowListener {
     /// Removes the socket file, so a stale one does not suggest a controller is there.
     fn drop(&mut self) {
         if let OpenFlowListener::Unix { path, .. } = self {
-            let _ = std::fs::remove_file(PathBuf::from(&**path));
+            let _ = std::fs::remove_file(&**path);
         }
     }
 }
@@ -122,6 +122,7 @@ impl Drop for OpenFlowListener {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn temp_path(name: &str) -> PathBuf {
