@@ -24,6 +24,7 @@ mod commands;
 mod conntrack;
 mod health;
 mod proactive;
+mod reuse;
 mod transition;
 
 use std::collections::{BTreeMap, HashMap};
@@ -65,6 +66,7 @@ pub const TICK: Duration = Duration::from_millis(500);
 /// for one that raced the rules into the switch's cache (see [`LbApp::on_tcp`]).
 pub(super) const RULES_FRESH: Duration = Duration::from_secs(1);
 const TCP_SYN: u8 = 0x02;
+const TCP_RST: u8 = 0x04;
 /// During a transition, how long a new connection's SYN waits after its rules are confirmed.
 ///
 /// Open vSwitch applies new rules to its datapath's cached flows only when its revalidators next
@@ -133,6 +135,8 @@ pub struct LbApp {
     stop: CancellationToken,
     next_probe: u64,
     ticks: u64,
+    /// The topology's link generation the rules along paths were last computed for.
+    links_seen: u64,
     /// Flow stats are polled every this many ticks (0: never).
     stats_every_ticks: u64,
     /// Bytes and packets of live LB rules per switch, by (pool, backend), from the last flow stats.
@@ -187,6 +191,7 @@ impl LbApp {
             stop,
             next_probe: 0,
             ticks: 0,
+            links_seen: 0,
             stats_every_ticks: ticks_for(config.stats_interval_ms),
             live: HashMap::new(),
             transition: TransitionTiming::from_config(config),
@@ -471,6 +476,13 @@ impl LbApp {
             return self.on_tracked_tcp(pool_id, dpid, in_port, packet_in, tcp, client);
         }
         let known = entry.pool.flow(key).is_some();
+        if !known && tcp.tcp_flags & TCP_RST != 0 {
+            // The reset of a connection the pool no longer holds (its rules idled out or were
+            // deleted, see `reuse`): steering it would install rules for a connection that is over,
+            // and their reverse rule would take the answers of a new connection on that client port.
+            debug!(client = %key.client_ip, port = key.client_port, "lb: reset of no flow, dropped");
+            return;
+        }
         let id = match entry.pool.assign(key) {
             Ok(id) => id,
             Err(e) => {
@@ -504,6 +516,10 @@ impl LbApp {
                 return;
             }
         };
+        if !known {
+            self.evict_reused_port(pool_id, key.client_ip, key.client_port, &target);
+        }
+        let Some(entry) = self.pools.get_mut(&pool_id) else { return };
         let steering = Steering {
             pool: pool_id,
             vip: entry.pool.vip(),
@@ -590,6 +606,7 @@ impl App for LbApp {
 
     async fn tick(&mut self) {
         self.on_tick();
+        self.follow_topology().await;
         self.expire_transitions().await;
     }
 

@@ -9,23 +9,28 @@
 //! connection with a destination NAT to the backend (`ct(commit,nat(dst=backend))`), and from then on
 //! the tracker translates each packet and a handful of rules per backend and per client forward it.
 //!
-//! Rules on every switch, all in table 0 (the tracker resubmits there, with `ct_state` known):
+//! Rules on every switch, all in table 0 (the tracker resubmits there, with `ct_state` known); the
+//! rules marked "per client" are on the switch the client is attached to, sent with its first
+//! connection and idling out after it:
 //!
 //! | priority | match | actions | kind |
 //! |---|---|---|---|
 //! | 280 | tracked, not reply, to backend:port, FIN or RST | forward + copy to controller | `CtEnd` |
+//! | 280 | tracked, reply, a RST to the client (per client) | as `CtReply` + copy to controller | `CtEnd` |
 //! | 270 | tracked, not reply, to backend:port (translated) | eth_dst := backend, out | `CtForward` |
 //! | 270 | same, backend ejected | controller (it answers with a RST) | `CtLost` |
 //! | 270 | tracked, new, a SYN to VIP:port (not translated: no connection yet) | controller | `CtTrap` |
-//! | 270 | tracked, reply, VIP:port → client MAC (translated back) | eth_src := VIP, out to client | `CtReply` |
-//! | 260 | untracked, to VIP:port, or from backend:port | `ct(zone, nat, table=0)` | `CtTrack` |
+//! | 270 | tracked, reply, VIP:port → client (translated back; per client) | eth_src := VIP, out | `CtReply` |
+//! | 260 | untracked, to VIP:port | `ct(zone, nat, table=0)` | `CtTrack` |
+//! | 260 | untracked, from a backend's port to a client of the pool (per client) | same | `CtTrack` |
 //!
 //! They sit above a transition's SYN trap and the switch-side modes' rules (their per-client reverse
 //! rules included: the tracker must see both directions of a connection to follow it to its end)
 //! and below the per-flow rules, so connections the tracker pins keep their backend when the pool
 //! switches to a switch-side mode (the trap of new connections is then left out and they fall
 //! through to that mode's rules), and replies the tracker does not know (a backend answering a
-//! direct client, or a switch that is not the client's) fall through to the rules under them.
+//! client of the pool directly too) fall through to the rules under them. Replies to other hosts,
+//! and on switches the client is not attached to, do not pass the tracker at all.
 
 use std::net::Ipv4Addr;
 
@@ -143,16 +148,6 @@ impl CtPool<'_> {
         }
         for member in members {
             let t = &member.port.target;
-            let from_backend = Match::new()
-                .with(Oxm::EthType(ETH_TYPE_IPV4))
-                .with(Oxm::IpProto(IP_PROTO_TCP))
-                .with(untracked())
-                .with(Oxm::Ipv4Src(t.ip, None))
-                .with(Oxm::TcpSrc(t.port));
-            rules.push(
-                self.rule(from_backend, CT_TRACK_PRIORITY, Some(t.id), RuleKind::CtTrack)
-                    .apply_actions(lookup()),
-            );
             if !member.live {
                 rules.push(
                     self.rule(Self::tracked_to_backend(t), CT_STEER_PRIORITY, Some(t.id), RuleKind::CtLost)
@@ -177,11 +172,36 @@ impl CtPool<'_> {
     }
 
     /// Reply rules for one client on the switch it is attached to (where its connections are
-    /// tracked), out `to_client`: replies translated back get the VIP's MAC; a backend's RST is also
-    /// copied to the controller, which ends the connection's accounting.
-    pub fn client_rules(&self, client: MacAddr, to_client: PortNo, idle_timeout: u16) -> Vec<FlowMod> {
+    /// tracked), out `to_client`: TCP from any of `backend_ports` to the client passes the tracker;
+    /// replies translated back get the VIP's MAC; a backend's RST is also copied to the controller,
+    /// which ends the connection's accounting.
+    ///
+    /// Replies pass the tracker only on their way to a client of the pool: a rule per backend for
+    /// every destination would send all the backends' traffic through it (the switch-side modes'
+    /// and direct clients' too), and a tracker holding a busy pool's finished connections made
+    /// those cost 5-15 % more (docs/performance.md).
+    pub fn client_rules(
+        &self,
+        client: MacAddr,
+        to_client: PortNo,
+        backend_ports: &[u16],
+        idle_timeout: u16,
+    ) -> Vec<FlowMod> {
         let actions = vec![Action::SetField(Oxm::EthSrc(self.vip_mac, None)), Action::output(to_client)];
         let mut rules = Vec::new();
+        for &port in backend_ports {
+            let from_backend = Match::new()
+                .with(Oxm::EthDst(client, None))
+                .with(Oxm::EthType(ETH_TYPE_IPV4))
+                .with(Oxm::IpProto(IP_PROTO_TCP))
+                .with(untracked())
+                .with(Oxm::TcpSrc(port));
+            rules.push(
+                self.rule(from_backend, CT_TRACK_PRIORITY, None, RuleKind::CtTrack)
+                    .idle_timeout(idle_timeout)
+                    .apply_actions(vec![Conntrack::lookup(CT_ZONE, 0).to_action()]),
+            );
+        }
         for &port in self.ports {
             rules.push(
                 self.rule(self.reply_to_client(client, port), CT_STEER_PRIORITY, None, RuleKind::CtReply)
@@ -262,7 +282,7 @@ mod tests {
     fn a_controller_run_pool_tracks_traps_forwards_and_copies_connection_ends() {
         let rules = pool(&[8000]).switch_rules(&[member(1, true), member(2, true)], true);
         let k = kinds(&rules);
-        assert_eq!(k.iter().filter(|(k, _)| *k == RuleKind::CtTrack).count(), 3, "the VIP and each backend");
+        assert_eq!(k.iter().filter(|(k, _)| *k == RuleKind::CtTrack).count(), 1, "the VIP's port only");
         assert_eq!(k.iter().filter(|(k, _)| *k == RuleKind::CtTrap).count(), 1);
         assert_eq!(k.iter().filter(|(k, _)| *k == RuleKind::CtForward).count(), 2);
         assert_eq!(k.iter().filter(|(k, _)| *k == RuleKind::CtEnd).count(), 4, "FIN and RST per backend");
@@ -291,7 +311,7 @@ mod tests {
     fn a_switch_side_mode_keeps_tracked_connections_but_traps_no_new_ones() {
         let rules = pool(&[8000, 8080]).switch_rules(&[member(1, true)], false);
         assert!(!kinds(&rules).iter().any(|(k, _)| *k == RuleKind::CtTrap));
-        assert_eq!(kinds(&rules).iter().filter(|(k, _)| *k == RuleKind::CtTrack).count(), 3);
+        assert_eq!(kinds(&rules).iter().filter(|(k, _)| *k == RuleKind::CtTrack).count(), 2, "per VIP port");
         assert!(kinds(&rules).iter().any(|(k, _)| *k == RuleKind::CtForward));
     }
 
@@ -303,21 +323,40 @@ mod tests {
             .filter(|r| LbCookie::decode(r.cookie).unwrap().backend == Some(BackendId(2)))
             .map(|r| LbCookie::decode(r.cookie).unwrap().kind)
             .collect();
-        assert_eq!(of_2, vec![RuleKind::CtTrack, RuleKind::CtLost]);
+        assert_eq!(of_2, vec![RuleKind::CtLost]);
     }
 
     #[test]
-    fn client_rules_restore_the_vip_mac_and_copy_resets() {
-        let rules = pool(&[8000]).client_rules(CLIENT, PortNo(7), 600);
+    fn client_rules_track_replies_to_the_client_restore_the_vip_mac_and_copy_resets() {
+        let rules = pool(&[8000]).client_rules(CLIENT, PortNo(7), &[8000, 9000], 600);
         assert_eq!(
             kinds(&rules),
-            vec![(RuleKind::CtReply, CT_STEER_PRIORITY), (RuleKind::CtEnd, CT_END_PRIORITY)]
+            vec![
+                (RuleKind::CtTrack, CT_TRACK_PRIORITY),
+                (RuleKind::CtTrack, CT_TRACK_PRIORITY),
+                (RuleKind::CtReply, CT_STEER_PRIORITY),
+                (RuleKind::CtEnd, CT_END_PRIORITY)
+            ]
         );
         assert!(rules.iter().all(|r| r.idle_timeout == 600 && r.r#match.get_eth_dst() == Some(CLIENT)));
+        // Untracked TCP from each backend port to this client goes through the tracker (which
+        // translates a reply back to come from the VIP).
+        for (rule, port) in rules[..2].iter().zip([8000, 9000]) {
+            assert!(rule.r#match.fields.contains(&untracked()));
+            assert!(rule.r#match.fields.contains(&Oxm::TcpSrc(port)));
+            assert_eq!(
+                Conntrack::from_action(&actions(rule)[0]).unwrap().unwrap(),
+                Conntrack::lookup(CT_ZONE, 0)
+            );
+        }
         assert_eq!(
-            actions(&rules[0]),
+            actions(&rules[2]),
             &[Action::SetField(Oxm::EthSrc(VIP_MAC, None)), Action::output(PortNo(7))]
         );
+        for r in &rules {
+            let bytes = Message::FlowMod(r.clone()).to_bytes(1);
+            assert_eq!(Message::decode(&bytes).unwrap().1, Message::FlowMod(r.clone()));
+        }
     }
 
     #[test]

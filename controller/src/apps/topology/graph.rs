@@ -106,11 +106,26 @@ pub struct TopologyGraph {
     /// Directed links by source port: a port has at most one peer (the last one heard).
     links: BTreeMap<Endpoint, (Endpoint, Instant)>,
     hosts: BTreeMap<MacAddr, Host>,
+    /// Counts changes of the link set (a link found, lost or expired; not a refresh), so apps that
+    /// install rules along paths know when to recompute them.
+    link_generation: u64,
 }
 
 impl TopologyGraph {
     pub fn new() -> TopologyGraph {
         TopologyGraph::default()
+    }
+
+    /// How many times the link set has changed (see the field).
+    pub fn link_generation(&self) -> u64 {
+        self.link_generation
+    }
+
+    fn links_changed(&mut self, changed: bool) -> bool {
+        if changed {
+            self.link_generation += 1;
+        }
+        changed
     }
 
     pub fn switches(&self) -> &BTreeMap<u64, SwitchNode> {
@@ -152,7 +167,7 @@ impl TopologyGraph {
         self.hosts.retain(|_, h| h.location.dpid != dpid);
         let before = self.links.len();
         self.links.retain(|src, (dst, _)| src.dpid != dpid && dst.dpid != dpid);
-        self.links.len() != before
+        self.links_changed(self.links.len() != before)
     }
 
     /// Records a port's new description. A port that is down (or deleted, `info` None) loses its links
@@ -177,7 +192,7 @@ impl TopologyGraph {
         let ep = Endpoint::new(dpid, port);
         let before = self.links.len();
         self.links.retain(|src, (dst, _)| *src != ep && *dst != ep);
-        (self.links.len() != before, self.remove_hosts_at(ep))
+        (self.links_changed(self.links.len() != before), self.remove_hosts_at(ep))
     }
 
     fn remove_hosts_at(&mut self, ep: Endpoint) -> Vec<MacAddr> {
@@ -196,6 +211,7 @@ impl TopologyGraph {
         match self.links.insert(src, (dst, now)) {
             Some((old, _)) if old == dst => LinkUpdate::Refreshed,
             _ => {
+                self.links_changed(true);
                 let mut removed_hosts = self.remove_hosts_at(src);
                 removed_hosts.extend(self.remove_hosts_at(dst));
                 LinkUpdate::New { removed_hosts }
@@ -214,6 +230,7 @@ impl TopologyGraph {
         for (src, _) in &expired {
             self.links.remove(src);
         }
+        self.links_changed(!expired.is_empty());
         expired
     }
 

@@ -199,11 +199,15 @@ fn links_expire_unless_refreshed() {
     let mut g = build(&[(1, 2), (2, 2)], &[((1, 1), (2, 1))], t0);
     let timeout = Duration::from_secs(3);
     let (a, b) = (Endpoint::new(1, PortNo(1)), Endpoint::new(2, PortNo(1)));
+    let found = g.link_generation();
+    assert_eq!(found, 2, "one change per direction found");
     assert_eq!(g.learn_link(a, b, t0 + Duration::from_secs(2)), LinkUpdate::Refreshed);
     assert_eq!(g.learn_link(b, a, t0 + Duration::from_secs(2)), LinkUpdate::Refreshed);
     assert!(g.expire_links(t0 + Duration::from_secs(4), timeout).is_empty(), "refreshed at t0+2");
+    assert_eq!(g.link_generation(), found, "refreshing or expiring nothing changes no path");
     let expired = g.expire_links(t0 + Duration::from_secs(6), timeout);
     assert_eq!(expired, vec![(a, b), (b, a)]);
+    assert_eq!(g.link_generation(), found + 1, "the expiry is one change");
     assert!(!g.is_inter_switch(a));
     assert_eq!(g.shortest_path(1, 2), None, "no link, no path");
 }
@@ -292,13 +296,17 @@ fn port_down_and_switch_down_remove_links_and_hosts() {
     // Port 1 of switch 1 (towards 2) goes down: the ring becomes a line, 1 → 2 now goes the long way.
     let mut down = port(1);
     down.up = false;
+    let before = g.link_generation();
     assert_eq!(g.update_port(1, PortNo(1), Some(down)), (true, vec![]));
     assert_eq!(g.shortest_path(1, 2).unwrap().len(), 3);
+    assert_eq!(g.link_generation(), before + 1, "paths may have changed");
     // A host port that is deleted loses its host.
     assert_eq!(g.update_port(3, PortNo(3), None), (false, vec![mac(3)]));
     assert!(!g.switch(3).unwrap().ports.contains_key(&PortNo(3)));
+    assert_eq!(g.link_generation(), before + 1, "no link went with the host port");
     // Switch 4 leaves: 1 is cut off.
     assert!(g.remove_switch(4));
+    assert_eq!(g.link_generation(), before + 2);
     assert_eq!(g.shortest_path(1, 2), None);
     assert!(g.links().all(|(a, b)| a.dpid != 4 && b.dpid != 4));
 }

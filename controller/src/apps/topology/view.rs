@@ -99,6 +99,11 @@ impl TopologyView {
         self.graph.write().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Changes so far of the link set: when it moves, paths may have too.
+    pub fn link_generation(&self) -> u64 {
+        self.read().link_generation()
+    }
+
     /// Switches, links and hosts as they are now.
     pub fn snapshot(&self) -> TopologySnapshot {
         let g = self.read();

@@ -58,8 +58,14 @@ impl LbApp {
         let desired = ct_pool(entry).switch_rules(&members, !entry.pool.algorithm().is_switch_side());
         let Some(entry) = self.pools.get_mut(&id) else { return Vec::new() };
         let installed = entry.installed.entry(dpid).or_default();
-        let msgs = resync(&installed.conntrack, &desired).into_iter().map(Message::FlowMod).collect();
+        let msgs: Vec<Message> =
+            resync(&installed.conntrack, &desired).into_iter().map(Message::FlowMod).collect();
         installed.conntrack = desired;
+        if !msgs.is_empty() {
+            // Members changed (a backend on a port the clients' reply rules do not cover yet, say):
+            // each client's rules go out again with its next connection.
+            entry.ct_clients.retain(|(d, _), _| *d != dpid);
+        }
         msgs
     }
 
@@ -75,8 +81,11 @@ impl LbApp {
             return Vec::new();
         }
         entry.ct_clients.insert((dpid, client), (port, now));
+        let mut backend_ports: Vec<u16> = entry.pool.backends().iter().map(|b| b.spec.port).collect();
+        backend_ports.sort_unstable();
+        backend_ports.dedup();
         ct_pool(entry)
-            .client_rules(client, port, CLIENT_REVERSE_IDLE_TIMEOUT)
+            .client_rules(client, port, &backend_ports, CLIENT_REVERSE_IDLE_TIMEOUT)
             .into_iter()
             .map(Message::FlowMod)
             .collect()
@@ -127,6 +136,9 @@ impl LbApp {
             self.send_now(dpid, &msgs);
             return;
         };
+        if !known {
+            self.evict_reused_port(id, key.client_ip, key.client_port, &target);
+        }
         if let Some(entry) = self.pools.get(&id) {
             let state = entry.pool.backend(backend).ok();
             super::accounting::export_steered(&self.metrics, entry.pool.name(), &target, state, known);

@@ -27,6 +27,7 @@ use crate::apps::lb::rules::{
 };
 use crate::apps::lb::select_group::{forward_rules, group_id, group_mods};
 use crate::apps::lb::wildcard::{WildcardVip, transition};
+use crate::apps::topology::TopologyView;
 
 /// Idle timeout of the per-client reverse rules, seconds: a client idle this long ARPs again before
 /// its next connection (Linux re-validates a neighbour entry within about a minute).
@@ -148,6 +149,22 @@ impl LbApp {
         }
         for (dpid, msgs) in out {
             self.send(dpid, &msgs).await;
+        }
+    }
+
+    /// Recomputes every pool's rules along paths (the out ports towards each backend of the
+    /// switch-side modes and of conntrack steering) when the topology's links have changed since:
+    /// a path found after the rules went in (switches connect before discovery has linked them), or
+    /// one that moved when a link went down. Runs on the app's tick.
+    pub(super) async fn follow_topology(&mut self) {
+        let Some(generation) = self.topology.as_ref().map(TopologyView::link_generation) else { return };
+        if generation == self.links_seen {
+            return;
+        }
+        self.links_seen = generation;
+        let ids: Vec<PoolId> = self.pools.keys().copied().collect();
+        for id in ids {
+            self.sync_proactive(id, Change::Immediate).await;
         }
     }
 
