@@ -131,6 +131,15 @@ fn lb_actions_per_switch(lab: &Lab) -> BTreeMap<u64, Vec<String>> {
         .collect()
 }
 
+/// The actions of the conntrack pool's per-backend forwarding rules on switch `dpid`.
+fn ct_forwarding(lab: &Lab, dpid: u64) -> Vec<Value> {
+    let mut rules = lb_rules_per_switch(lab).remove(&dpid).unwrap_or_default();
+    rules.retain(|f| {
+        f["cookie"].as_u64().and_then(LbCookie::decode).is_some_and(|c| c.kind == RuleKind::CtForward)
+    });
+    rules.into_iter().map(|f| f["actions"].clone()).collect()
+}
+
 /// Sends `n` requests from `client` to `url`, one connection each: the nodes that served them.
 fn served_by(lab: &Lab, client: &str, url: &str, n: usize) -> BTreeMap<String, usize> {
     let mut served: BTreeMap<String, usize> = BTreeMap::new();
@@ -233,6 +242,9 @@ fn flows_to_the_vip_are_steered_along_paths_across_switches() {
 
     // Cut the client's direct link to n1's switch: once the topology app has seen the ports go
     // down, new flows to n1 take the two-link path through s1, and every request is still answered.
+    let client_switch = *ingress[0];
+    let ct_forwarding_before = ct_forwarding(&lab, client_switch);
+    assert_eq!(ct_forwarding_before.len(), 2, "one forwarding rule per backend on the client's switch");
     let ovs_ns = format!("rudder-{}-ovs", lab.name);
     for port in ["s2-s3", "s3-s2"] {
         let out = std::process::Command::new("ip")
@@ -246,7 +258,14 @@ fn flows_to_the_vip_are_steered_along_paths_across_switches() {
     assert_eq!(served, BTreeMap::from([("n1".into(), 2), ("n2".into(), 2)]), "n1 reached around the cut");
     // The conntrack pool's forwarding rules name an out port per backend: the balancer recomputes
     // them on its next tick (500 ms) after the topology's links changed.
-    std::thread::sleep(Duration::from_secs(1));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ct_forwarding(&lab, client_switch) == ct_forwarding_before {
+        assert!(
+            Instant::now() < deadline,
+            "the conntrack forwarding rules of the client's switch still name the cut link: {ct_forwarding_before:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let served = served_by(&lab, "c2", &ct_url, 4);
     assert_eq!(served, BTreeMap::from([("n1".into(), 2), ("n2".into(), 2)]), "conntrack around the cut");
 

@@ -71,6 +71,11 @@ fn tracked(reply: bool) -> Oxm {
     ct_state(ct_state::TRACKED | if reply { ct_state::REPLY } else { 0 }, mask)
 }
 
+/// Through the tracker (zone, NAT of a known connection applied) and back to table 0.
+fn through_tracker() -> Vec<Action> {
+    vec![Conntrack::lookup(CT_ZONE, 0).to_action()]
+}
+
 fn untracked() -> Oxm {
     ct_state(0, ct_state::TRACKED)
 }
@@ -123,11 +128,12 @@ impl CtPool<'_> {
     /// The rules of one switch for `members` (see the module table); with `trap_new`, new
     /// connections to the VIP go to the controller (the pool's algorithm is one the controller runs).
     pub fn switch_rules(&self, members: &[CtMember], trap_new: bool) -> Vec<FlowMod> {
-        let lookup = || vec![Conntrack::lookup(CT_ZONE, 0).to_action()];
         let mut rules = Vec::new();
         for &port in self.ports {
             let m = vip_match(self.vip, port).with(untracked());
-            rules.push(self.rule(m, CT_TRACK_PRIORITY, None, RuleKind::CtTrack).apply_actions(lookup()));
+            rules.push(
+                self.rule(m, CT_TRACK_PRIORITY, None, RuleKind::CtTrack).apply_actions(through_tracker()),
+            );
             if trap_new {
                 // Only a SYN: Open vSwitch's tracker also calls a mid-stream segment of a connection
                 // it never saw `+new` (it picks connections up liberally); those belong to the rules
@@ -199,7 +205,7 @@ impl CtPool<'_> {
             rules.push(
                 self.rule(from_backend, CT_TRACK_PRIORITY, None, RuleKind::CtTrack)
                     .idle_timeout(idle_timeout)
-                    .apply_actions(vec![Conntrack::lookup(CT_ZONE, 0).to_action()]),
+                    .apply_actions(through_tracker()),
             );
         }
         for &port in self.ports {
