@@ -24,7 +24,6 @@ mod commands;
 mod conntrack;
 mod health;
 mod proactive;
-mod reuse;
 mod transition;
 
 use std::collections::{BTreeMap, HashMap};
@@ -66,7 +65,6 @@ pub const TICK: Duration = Duration::from_millis(500);
 /// for one that raced the rules into the switch's cache (see [`LbApp::on_tcp`]).
 pub(super) const RULES_FRESH: Duration = Duration::from_secs(1);
 const TCP_SYN: u8 = 0x02;
-const TCP_RST: u8 = 0x04;
 /// During a transition, how long a new connection's SYN waits after its rules are confirmed.
 ///
 /// Open vSwitch applies new rules to its datapath's cached flows only when its revalidators next
@@ -476,13 +474,6 @@ impl LbApp {
             return self.on_tracked_tcp(pool_id, dpid, in_port, packet_in, tcp, client);
         }
         let known = entry.pool.flow(key).is_some();
-        if !known && tcp.tcp_flags & TCP_RST != 0 {
-            // The reset of a connection the pool no longer holds (its rules idled out or were
-            // deleted, see `reuse`): steering it would install rules for a connection that is over,
-            // and their reverse rule would take the answers of a new connection on that client port.
-            debug!(client = %key.client_ip, port = key.client_port, "lb: reset of no flow, dropped");
-            return;
-        }
         let id = match entry.pool.assign(key) {
             Ok(id) => id,
             Err(e) => {
@@ -516,10 +507,6 @@ impl LbApp {
                 return;
             }
         };
-        if !known {
-            self.evict_reused_port(pool_id, key.client_ip, key.client_port, &target);
-        }
-        let Some(entry) = self.pools.get_mut(&pool_id) else { return };
         let steering = Steering {
             pool: pool_id,
             vip: entry.pool.vip(),

@@ -369,22 +369,6 @@ impl Steering {
         Ok(rules)
     }
 
-    /// Deletes this connection's rules from a switch, whichever of them it holds (forward, reverse
-    /// or transit): by the connection's headers before and after the rewrites, and by the pool's
-    /// and backend's cookie, so another pool's rules for the same headers stay.
-    pub fn delete_rules(&self) -> Vec<FlowMod> {
-        let cookie = LbCookie::new(self.pool, Some(self.backend.id), RuleKind::Other(0)).encode();
-        [
-            self.forward_match(),
-            self.rewritten_forward_match(),
-            self.reverse_match(),
-            self.rewritten_reverse_match(),
-        ]
-        .into_iter()
-        .map(|m| FlowMod::delete(m).cookie(cookie).cookie_mask(BACKEND_COOKIE_MASK))
-        .collect()
-    }
-
     /// Sends the flow's first packet (the PACKET_IN that asked) on to the backend.
     ///
     /// It carries the forward rewrite actions itself rather than `output:TABLE`: a switch may process

@@ -136,9 +136,6 @@ impl LbApp {
             self.send_now(dpid, &msgs);
             return;
         };
-        if !known {
-            self.evict_reused_port(id, key.client_ip, key.client_port, &target);
-        }
         if let Some(entry) = self.pools.get(&id) {
             let state = entry.pool.backend(backend).ok();
             super::accounting::export_steered(&self.metrics, entry.pool.name(), &target, state, known);

@@ -164,34 +164,6 @@ fn path_rules_rewrite_at_ingress_and_forward_elsewhere() {
 }
 
 #[test]
-fn a_connections_rules_are_deleted_by_its_headers_and_its_pools_backend_cookie() {
-    let s = steering(8000);
-    let rules = s.along_paths(
-        &[Hop { dpid: 1, out_port: PortNo(5) }, Hop { dpid: 2, out_port: PortNo(6) }],
-        &[Hop { dpid: 2, out_port: PortNo(1) }, Hop { dpid: 1, out_port: PortNo(3) }],
-    );
-    let deletes = s.delete_rules();
-    // Every rule of the connection, on any switch, has a match one of the deletes names exactly,
-    // and a cookie the delete's cookie and mask select.
-    for (_, rule) in rules.expect("paths") {
-        assert!(
-            deletes
-                .iter()
-                .any(|d| d.r#match == rule.r#match
-                    && (rule.cookie & d.cookie_mask) == (d.cookie & d.cookie_mask)),
-            "no delete for {rule:?}"
-        );
-    }
-    for d in &deletes {
-        assert_eq!(d.command, FlowModCommand::Delete);
-    }
-    // Another pool's rules for the same headers keep theirs.
-    let other = Steering { pool: PoolId(4), ..s };
-    let [forward, _] = other.single_switch(PortNo(1), PortNo(2));
-    assert!(deletes.iter().all(|d| (forward.cookie & d.cookie_mask) != (d.cookie & d.cookie_mask)));
-}
-
-#[test]
 fn first_packet_carries_the_rewrite_or_releases_the_buffer() {
     let s = steering(8000);
     let data = bytes::Bytes::from_static(&[0u8; 60]);
