@@ -4,7 +4,8 @@
 //! a VIP, clients in their own namespaces: requests succeed and classify right, round robin splits
 //! evenly with one PACKET_IN per connection, connection ends are counted from the switch's FIN/RST
 //! copies, a killed node is ejected and a restarted one returns, and a switch to a switch-side mode
-//! takes new connections off the controller.
+//! takes new connections off the controller, and a client that vanishes stops counting once its
+//! reply rules idle out.
 
 mod support;
 
@@ -15,12 +16,15 @@ use rudder_controller::apps::lb::config::LbConfig;
 use support::lb::{LbLab, Load, assert_all_ok, by_node, classify_chelsea, now_epoch};
 
 const PROBE_MS: u64 = 200;
+/// `conntrack_idle_s`: a client silent this long has its connections ended (600 s by default).
+const CT_IDLE_S: u64 = 3;
 
 fn pools(p: [u8; 3]) -> LbConfig {
     let text = format!(
         r#"
         probe_interval_ms = {PROBE_MS}
         probe_timeout_ms = 150
+        conntrack_idle_s = {CT_IDLE_S}
         [[pools]]
         name = "ct"
         vip = "{a}.{b}.{c}.100"
@@ -35,23 +39,39 @@ fn pools(p: [u8; 3]) -> LbConfig {
     toml::from_str(&text).expect("valid [lb]")
 }
 
-/// `conns` keep-alive connections from c2 to the VIP, a request on each every 200 ms for 4 s, run
-/// in the background while the test changes something.
+/// Connections the pool counts as active, over all backends.
+async fn active(lab: &LbLab) -> u64 {
+    lab.backends("ct").await.iter().map(|b| b["active_flows"].as_u64().unwrap_or(0)).sum()
+}
+
+/// Sets a host's link up or down (inside its namespace), as unplugging it would.
+fn set_link(lab: &LbLab, host: &str, state: &str) {
+    let h = lab.host(host);
+    let out = std::process::Command::new("ip")
+        .args(["-n", &h.netns, "link", "set", "dev", &h.ifname, state])
+        .output()
+        .expect("run ip");
+    assert!(out.status.success(), "ip link set {state}: {out:?}");
+}
+
+/// `conns` keep-alive connections from `client` to `vip`, a request on each every 200 ms for 4 s,
+/// run in the background while the test changes something.
+fn keep_alive(
+    lab: &LbLab,
+    client: &str,
+    vip: std::net::Ipv4Addr,
+    conns: usize,
+) -> tokio::task::JoinHandle<Vec<support::lb::KeepaliveSample>> {
+    let netns = lab.host(client).netns.clone();
+    let every = Duration::from_millis(200);
+    tokio::spawn(support::lb::keepalive_in(netns, vip, 8000, conns, every, Duration::from_secs(4), "/health"))
+}
+
 fn keep_alive_from_c2(
     lab: &LbLab,
     conns: usize,
 ) -> tokio::task::JoinHandle<Vec<support::lb::KeepaliveSample>> {
-    let netns = lab.host("c2").netns.clone();
-    let every = Duration::from_millis(200);
-    tokio::spawn(support::lb::keepalive_in(
-        netns,
-        lab.ip(100),
-        8000,
-        conns,
-        every,
-        Duration::from_secs(4),
-        "/health",
-    ))
+    keep_alive(lab, "c2", lab.ip(100), conns)
 }
 
 const PACKET_INS: &str = "rudder_lb_packet_ins_total{pool=\"ct\"}";
@@ -104,16 +124,8 @@ async fn connections_are_pinned_by_the_switchs_tracker() {
     // waiting on such a connection learns at once instead of at its timeout, and reconnects.
     let keepalive = keep_alive_from_c2(&lab, 3);
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    let (n3_netns, n3_if) = (lab.host("n3").netns.clone(), lab.host("n3").ifname.clone());
-    let link = |state: &str| {
-        let out = std::process::Command::new("ip")
-            .args(["-n", &n3_netns, "link", "set", "dev", &n3_if, state])
-            .output()
-            .expect("run ip");
-        assert!(out.status.success(), "ip link set {state}: {out:?}");
-    };
     let down_at = now_epoch();
-    link("down");
+    set_link(&lab, "n3", "down");
     let samples = keepalive.await.expect("keep-alive task");
     let lost: Vec<_> = samples.iter().filter(|s| !s.ok).collect();
     assert!(!lost.is_empty(), "n3's connection was not cut: {samples:?}");
@@ -135,7 +147,7 @@ async fn connections_are_pinned_by_the_switchs_tracker() {
     }
     let last: Vec<_> = samples.iter().filter(|s| s.t > down_at + 2.5).collect();
     assert!(last.len() >= 3 && last.iter().all(|s| s.ok && s.node.as_deref() != Some("n3")), "{last:?}");
-    link("up");
+    set_link(&lab, "n3", "up");
     lab.wait_healthy("ct", Duration::from_secs(30)).await;
 
     // Failover under steady load from c1: n2 dies 1.5 s in, is ejected within two probe intervals,
@@ -152,6 +164,15 @@ async fn connections_are_pinned_by_the_switchs_tracker() {
     let after: Vec<_> = samples.iter().filter(|s| s.t > ejected_by).cloned().collect();
     assert!(after.len() > 20, "the load went on: {} requests", after.len());
     assert_eq!(by_node(&after).keys().cloned().collect::<Vec<_>>(), ["n1", "n3"].map(String::from));
+    // Thousands of connections, client ports reused within the second: every one is counted as
+    // ended at its FIN, also those whose port the tracker moved to translate them (their FIN
+    // names the moved port). Checked before the client's reply rules could idle out.
+    let loaded_until = Instant::now();
+    while active(&lab).await != 0 {
+        let waited = loaded_until.elapsed();
+        assert!(waited < Duration::from_secs(2), "still counted active: {:#?}", lab.backends("ct").await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Restarted, it is probed back in and gets new connections again.
     lab.restart_node("n2");
@@ -193,4 +214,49 @@ async fn connections_are_pinned_by_the_switchs_tracker() {
     let samples = lab.load("c1", vip, 8000, &Load::get("/health", 30, 2)).await;
     assert_all_ok(&samples, "round robin again");
     assert_eq!(by_node(&samples).len(), 3);
+
+    // A client that vanishes with connections open (its link down: the switch never sees them
+    // end) has them counted active until its reply rules idle out, then no longer; back, it is
+    // served again (its rules go out again with its next connection).
+    let keepalive = keep_alive_from_c2(&lab, 3);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while active(&lab).await != 3 {
+        assert!(Instant::now() < deadline, "three keep-alive connections: {:#?}", lab.backends("ct").await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    set_link(&lab, "c2", "down");
+    let down_at = Instant::now();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(active(&lab).await, 3, "the connections ended before the client's rules idled out");
+    while active(&lab).await != 0 {
+        let waited = down_at.elapsed();
+        assert!(waited < Duration::from_secs(CT_IDLE_S + 5), "still counted active after {waited:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    set_link(&lab, "c2", "up");
+    keepalive.await.expect("keep-alive task");
+    let samples = lab.load("c2", vip, 8000, &Load::get("/health", 9, 1)).await;
+    assert_all_ok(&samples, "the client back");
+    assert_eq!(by_node(&samples).len(), 3);
+
+    // Two conntrack pools on the same backends share a client's reply-tracking rule (the same
+    // match; the pool that sent it last owns it). Deleting that pool leaves the other's
+    // connections from the client answered.
+    let vip2 = lab.ip(101);
+    let backends: Vec<_> = [11, 12, 13].map(|n| serde_json::json!({ "ip": lab.ip(n).to_string() })).into();
+    let pool2 = serde_json::json!({ "name": "ct2", "vip": vip2.to_string(), "steering": "conntrack", "backends": backends });
+    let (status, body) = lab.send(reqwest::Method::POST, "/lb/pools", pool2).await;
+    assert_eq!(status, 201, "{body}");
+    lab.wait_healthy("ct2", Duration::from_secs(30)).await;
+    let refresh = Duration::from_millis(CT_IDLE_S * 1000 / 2 + 300);
+    tokio::time::sleep(refresh).await;
+    let on_ct2 = keep_alive(&lab, "c1", vip2, 3);
+    tokio::time::sleep(refresh).await;
+    // c1 through "ct" after its rules there are due: "ct" sends the shared rule last.
+    assert_all_ok(&lab.load("c1", vip, 8000, &Load::get("/health", 3, 1)).await, "c1 through ct");
+    let (status, body) = lab.send(reqwest::Method::DELETE, "/lb/pools/ct", serde_json::Value::Null).await;
+    assert_eq!(status, 204, "{body}");
+    let kept = on_ct2.await.expect("keep-alive task");
+    let failed: Vec<_> = kept.iter().filter(|s| !s.ok).collect();
+    assert!(failed.is_empty(), "ct2's connections broke when ct was deleted: {failed:?}");
 }

@@ -1,6 +1,7 @@
 //! Nicira extensions (Open vSwitch) that OpenFlow 1.3 carries as experimenter actions and NXM-class
-//! OXMs: the connection-tracking action `NXAST_CT` with its nested `NXAST_NAT`, and the match fields
-//! `ct_state` and `ct_zone`. Open vSwitch's userspace datapath runs them without a kernel module.
+//! OXMs: the connection-tracking action `NXAST_CT` with its nested `NXAST_NAT`, the match fields
+//! `ct_state` and `ct_zone`, and a connection's original tuple in a PACKET_IN ([`CtTuple`]). Open
+//! vSwitch's userspace datapath runs them without a kernel module.
 //!
 //! The actions travel inside [`Action::Experimenter`] (vendor [`NX_VENDOR_ID`]), so every message
 //! that carries them still decodes and re-encodes byte-exactly without this module; [`Conntrack`] is
@@ -17,6 +18,9 @@ use crate::action::Action;
 use crate::codec::{PResult, WireErr, bad_length, bad_value, field, pad, put_zeros};
 use crate::error::{DecodeError, DecodeErrorKind};
 use crate::oxm::{Oxm, oxm_class};
+
+mod ct_tuple;
+pub use ct_tuple::CtTuple;
 
 /// Nicira's experimenter (vendor) id.
 pub const NX_VENDOR_ID: u32 = 0x0000_2320;

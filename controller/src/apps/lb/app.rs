@@ -26,7 +26,7 @@ mod health;
 mod proactive;
 mod transition;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -98,6 +98,10 @@ struct PoolEntry {
     /// Conntrack steering: where each client's reply rules were sent, by (switch, client MAC): the
     /// port and when.
     ct_clients: HashMap<(u64, ofproto::MacAddr), (PortNo, Instant)>,
+    /// Conntrack steering: the client addresses whose connections to each VIP port a client's reply
+    /// rule carries, by (switch, client MAC, VIP port): when that rule idles out, their connections
+    /// are over (see [`LbConfig::conntrack_idle_s`]).
+    ct_reply_ips: HashMap<(u64, ofproto::MacAddr, u16), BTreeSet<Ipv4Addr>>,
 }
 
 impl PoolEntry {
@@ -140,6 +144,8 @@ pub struct LbApp {
     /// Bytes and packets of live LB rules per switch, by (pool, backend), from the last flow stats.
     live: HashMap<u64, LiveTraffic>,
     transition: TransitionTiming,
+    /// [`LbConfig::conntrack_idle_s`].
+    conntrack_idle_s: u16,
 }
 
 impl Drop for LbApp {
@@ -193,6 +199,7 @@ impl LbApp {
             stats_every_ticks: ticks_for(config.stats_interval_ms),
             live: HashMap::new(),
             transition: TransitionTiming::from_config(config),
+            conntrack_idle_s: config.conntrack_idle_s,
         };
         for (i, pool_config) in config.pools.iter().enumerate() {
             let pool = Pool::new(PoolId(i as u16), pool_config.clone())?;
@@ -213,6 +220,7 @@ impl LbApp {
             bytes_exported: HashMap::new(),
             rules_sent: HashMap::new(),
             ct_clients: HashMap::new(),
+            ct_reply_ips: HashMap::new(),
         };
         self.pools.insert(id, entry);
         let backends: Vec<BackendId> =
@@ -389,6 +397,7 @@ impl LbApp {
             for entry in self.pools.values_mut() {
                 entry.installed.remove(&dpid);
                 entry.ct_clients.retain(|(d, _), _| *d != dpid);
+                entry.ct_reply_ips.retain(|(d, _, _), _| *d != dpid);
             }
             // A transition on the switch ends with it (its rules are reinstalled on reconnect).
             let ids: Vec<PoolId> = self.pools.keys().copied().collect();
@@ -404,7 +413,7 @@ impl LbApp {
         if let Some(c) = cookie.filter(|c| matches!(c.kind, RuleKind::CtEnd | RuleKind::CtLost)) {
             let Some(tcp) = parse_tcp(&packet_in.data) else { return };
             if c.kind == RuleKind::CtEnd {
-                self.on_connection_end(c.pool, &tcp);
+                self.on_connection_end(c.pool, packet_in, &tcp);
             } else {
                 self.on_lost_connection(c.pool, dp.dpid(), in_port, packet_in, &tcp);
             }
@@ -581,7 +590,7 @@ impl App for LbApp {
             Event::SwitchDown { dp } => self.on_switch_down(dp),
             Event::PacketIn { dp, packet_in } => self.on_packet_in(dp, packet_in).await,
             Event::FlowRemoved { dp, flow_removed } => {
-                self.on_flow_removed(flow_removed);
+                self.on_flow_removed(dp.dpid(), flow_removed);
                 self.on_retired_rule(dp.dpid(), flow_removed).await;
             }
             Event::PortStatus { .. } => {}

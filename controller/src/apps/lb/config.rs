@@ -50,6 +50,12 @@ pub struct LbConfig {
     /// Seconds after which a transition ends even if old connections are still busy (default 60): the
     /// retired rules' hard timeout.
     pub transition_max_s: u16,
+    /// Conntrack steering: seconds without a reply from the VIP to a client after which its
+    /// connections are over (default 600, at least 2). The client's reply rules on its switch idle
+    /// out then, and every connection of that client still counted active stops counting: one whose
+    /// end the switch never saw (a client that vanished) would otherwise count forever. As the pool's
+    /// `idle_timeout` for per-flow rules, a connection silent this long loses its steering.
+    pub conntrack_idle_s: u16,
     pub pools: Vec<PoolConfig>,
 }
 
@@ -65,6 +71,11 @@ pub const DEFAULT_STATS_INTERVAL_MS: u64 = 2_000;
 pub const DEFAULT_TRANSITION_IDLE_S: u16 = 2;
 /// As in Wang, Butnariu & Rexford's prototype: a minute bounds how long a transition holds.
 pub const DEFAULT_TRANSITION_MAX_S: u16 = 60;
+/// Ten minutes: the tracker's connections outlive any request, and a gone client is forgotten in
+/// bounded time.
+pub const DEFAULT_CONNTRACK_IDLE_S: u16 = 600;
+/// A client's rules are sent again after half this (at least a second), before they can idle out.
+pub const MIN_CONNTRACK_IDLE_S: u16 = 2;
 
 impl Default for LbConfig {
     fn default() -> Self {
@@ -74,6 +85,7 @@ impl Default for LbConfig {
             stats_interval_ms: DEFAULT_STATS_INTERVAL_MS,
             transition_idle_s: DEFAULT_TRANSITION_IDLE_S,
             transition_max_s: DEFAULT_TRANSITION_MAX_S,
+            conntrack_idle_s: DEFAULT_CONNTRACK_IDLE_S,
             pools: Vec::new(),
         }
     }
@@ -212,6 +224,8 @@ pub enum LbConfigError {
     TransitionMax { idle: u16, max: u16 },
     #[error("lb.probe_timeout_ms must be at least {MIN_PROBE_TIMEOUT_MS}, got {0}")]
     ProbeTimeout(u64),
+    #[error("lb.conntrack_idle_s must be at least {MIN_CONNTRACK_IDLE_S}, got {0}")]
+    ConntrackIdle(u16),
     #[error("lb pool {pool:?}: backend {ip}:{port} needs a unicast address and a non-zero port")]
     BadBackendAddress { pool: String, ip: Ipv4Addr, port: u16 },
     #[error("lb pool {pool:?}: backend {ip}: health_url {url:?} is not an http:// URL")]
@@ -235,6 +249,7 @@ impl LbConfigError {
             LbConfigError::ProbeInterval(_) => "probe_interval_ms",
             LbConfigError::TransitionMax { .. } => "transition_max_s",
             LbConfigError::ProbeTimeout(_) => "probe_timeout_ms",
+            LbConfigError::ConntrackIdle(_) => "conntrack_idle_s",
             LbConfigError::BadHealthUrl { .. } => "health_url",
             LbConfigError::BadBackendAddress { .. } => "ip",
         }
@@ -260,6 +275,9 @@ impl LbConfig {
                 idle: self.transition_idle_s,
                 max: self.transition_max_s,
             });
+        }
+        if self.conntrack_idle_s < MIN_CONNTRACK_IDLE_S {
+            return Err(LbConfigError::ConntrackIdle(self.conntrack_idle_s));
         }
         if self.pools.len() > MAX_POOLS {
             return Err(LbConfigError::TooManyPools { max: MAX_POOLS });
@@ -412,6 +430,7 @@ mod tests {
         assert_eq!(pool.breaker.failure_threshold, 2);
         assert_eq!(pool.idle_timeout, 30, "default idle timeout");
         assert_eq!((cfg.transition_idle_s, cfg.transition_max_s), (2, 60), "default transition");
+        assert_eq!(cfg.conntrack_idle_s, 600, "default conntrack idle");
         assert_eq!(pool.backends[0].mac, Some(MacAddr([0, 0, 0, 0, 0, 0x0b])));
         assert_eq!(pool.backends[1].mac, None, "MAC left to ARP");
         assert_eq!(pool.backends[1].weight, 1);
@@ -443,5 +462,12 @@ mod tests {
         assert_eq!(err.field(), "transition_max_s");
         let cfg: LbConfig = toml::from_str("transition_idle_s = 0\ntransition_max_s = 0").expect("parses");
         cfg.validate().expect("transitions off");
+        // A client's reply rules are refreshed at half the idle time: under 2 s they could lapse.
+        let cfg: LbConfig = toml::from_str("conntrack_idle_s = 1").expect("parses");
+        let err = cfg.validate().expect_err("idle too short");
+        assert_eq!(
+            (err.field(), err.to_string().as_str()),
+            ("conntrack_idle_s", "lb.conntrack_idle_s must be at least 2, got 1")
+        );
     }
 }

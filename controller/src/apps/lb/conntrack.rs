@@ -16,7 +16,7 @@
 //! | priority | match | actions | kind |
 //! |---|---|---|---|
 //! | 280 | tracked, not reply, to backend:port, FIN or RST | forward + copy to controller | `CtEnd` |
-//! | 280 | tracked, reply, a RST to the client (per client) | as `CtReply` + copy to controller | `CtEnd` |
+//! | 280 | tracked, reply, a RST to the client (per client; goes with `CtReply`) | as `CtReply` + copy to controller | `CtEnd` |
 //! | 270 | tracked, not reply, to backend:port (translated) | eth_dst := backend, out | `CtForward` |
 //! | 270 | same, backend ejected | controller (it answers with a RST) | `CtLost` |
 //! | 270 | tracked, new, a SYN to VIP:port (not translated: no connection yet) | controller | `CtTrap` |
@@ -179,8 +179,8 @@ impl CtPool<'_> {
 
     /// Reply rules for one client on the switch it is attached to (where its connections are
     /// tracked), out `to_client`: TCP from any of `backend_ports` to the client passes the tracker;
-    /// replies translated back get the VIP's MAC; a backend's RST is also copied to the controller,
-    /// which ends the connection's accounting.
+    /// replies translated back get the VIP's MAC (reported when idle for `idle_timeout`); a
+    /// backend's RST is also copied to the controller, which ends the connection's accounting.
     ///
     /// Replies pass the tracker only on their way to a client of the pool: a rule per backend for
     /// every destination would send all the backends' traffic through it (the switch-side modes'
@@ -209,21 +209,33 @@ impl CtPool<'_> {
             );
         }
         for &port in self.ports {
+            // Its FLOW_REMOVED at the idle timeout tells the controller that the client's
+            // connections to this VIP port are over, however they ended.
             rules.push(
                 self.rule(self.reply_to_client(client, port), CT_STEER_PRIORITY, None, RuleKind::CtReply)
                     .idle_timeout(idle_timeout)
+                    .send_flow_rem()
                     .apply_actions(actions.clone()),
             );
+            // No idle timeout of its own (RSTs are rare, it would lapse while the connections
+            // live): it goes when the reply rule above idles out ([`Self::client_reset_copy_delete`]).
             let mut copy = actions.clone();
             copy.push(Action::to_controller(END_COPY_LEN));
-            let rst = self.reply_to_client(client, port).with(tcp_flags(TCP_FLAG_RST, TCP_FLAG_RST));
             rules.push(
-                self.rule(rst, CT_END_PRIORITY, None, RuleKind::CtEnd)
-                    .idle_timeout(idle_timeout)
+                self.rule(self.reset_to_client(client, port), CT_END_PRIORITY, None, RuleKind::CtEnd)
                     .apply_actions(copy),
             );
         }
         rules
+    }
+
+    /// Deletes the client's RST-copy rule for `vip_port` (its reply rule idled out).
+    pub fn client_reset_copy_delete(&self, client: MacAddr, vip_port: u16) -> FlowMod {
+        FlowMod::delete_strict(self.reset_to_client(client, vip_port)).priority(CT_END_PRIORITY).table(0)
+    }
+
+    fn reset_to_client(&self, client: MacAddr, vip_port: u16) -> Match {
+        self.reply_to_client(client, vip_port).with(tcp_flags(TCP_FLAG_RST, TCP_FLAG_RST))
     }
 
     /// Sends a new connection's first packet on to `target` through `out`, committing the
@@ -344,7 +356,11 @@ mod tests {
                 (RuleKind::CtEnd, CT_END_PRIORITY)
             ]
         );
-        assert!(rules.iter().all(|r| r.idle_timeout == 600 && r.r#match.get_eth_dst() == Some(CLIENT)));
+        assert!(rules.iter().all(|r| r.r#match.get_eth_dst() == Some(CLIENT)));
+        let idle: Vec<u16> = rules.iter().map(|r| r.idle_timeout).collect();
+        assert_eq!(idle, [600, 600, 600, 0], "the RST copy goes with the reply rule, not on its own");
+        let delete = pool(&[8000]).client_reset_copy_delete(CLIENT, 8000);
+        assert_eq!((&delete.r#match, delete.priority), (&rules[3].r#match, rules[3].priority));
         // Untracked TCP from each backend port to this client goes through the tracker (which
         // translates a reply back to come from the VIP).
         for (rule, port) in rules[..2].iter().zip([8000, 9000]) {
@@ -359,6 +375,11 @@ mod tests {
             actions(&rules[2]),
             &[Action::SetField(Oxm::EthSrc(VIP_MAC, None)), Action::output(PortNo(7))]
         );
+        // Only the reply rule reports its end: it idles out when the client's connections to the
+        // VIP port have all gone silent.
+        let reporting: Vec<_> =
+            rules.iter().map(|r| r.flags & ofproto::flow::flow_mod_flags::SEND_FLOW_REM != 0).collect();
+        assert_eq!(reporting, [false, false, true, false]);
         for r in &rules {
             let bytes = Message::FlowMod(r.clone()).to_bytes(1);
             assert_eq!(Message::decode(&bytes).unwrap().1, Message::FlowMod(r.clone()));

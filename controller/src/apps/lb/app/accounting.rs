@@ -1,4 +1,5 @@
-//! Connection accounting: FLOW_REMOVED of forward rules ends a flow (active count, bytes, packets),
+//! Connection accounting: FLOW_REMOVED of forward rules ends a flow (active count, bytes, packets)
+//! (of a conntrack client's reply rule: every connection of that client, see `conntrack.rs`),
 //! and a cookie-filtered flow-stats poll of every switch (OF1.3.5 §7.3.5.2) counts the traffic of
 //! rules still installed; `rudder_lb_bytes_total` follows both.
 
@@ -18,8 +19,11 @@ use crate::apps::make_cookie;
 use crate::metrics::LbMetrics;
 
 impl LbApp {
-    pub(super) fn on_flow_removed(&mut self, removed: &FlowRemoved) {
+    pub(super) fn on_flow_removed(&mut self, dpid: u64, removed: &FlowRemoved) {
         let Some(cookie) = LbCookie::decode(removed.cookie) else { return };
+        if cookie.kind == RuleKind::CtReply {
+            return self.on_client_idle(cookie.pool, dpid, removed);
+        }
         if cookie.kind != RuleKind::Forward {
             return;
         }

@@ -11,7 +11,7 @@ use super::proactive::Change;
 use super::{LbApp, label};
 use crate::apps::lb::algorithm::Algorithm;
 use crate::apps::lb::backend::BackendId;
-use crate::apps::lb::config::{BackendConfig, LbConfig, PoolConfig};
+use crate::apps::lb::config::{BackendConfig, LbConfig, PoolConfig, SteeringMode};
 use crate::apps::lb::handle::{BackendPatch, LbCommand, LbError};
 use crate::apps::lb::pool::{Pool, PoolAddError, PoolId};
 use crate::apps::lb::rules::{delete_backend_rules, delete_pool_rules};
@@ -117,6 +117,9 @@ impl LbApp {
             msgs.push(Message::GroupMod(GroupMod::delete(group_id(id, i as u8))));
         }
         self.broadcast(&msgs).await;
+        if entry.pool.config().steering == SteeringMode::Conntrack {
+            self.resend_client_rules().await;
+        }
         for b in entry.pool.backends() {
             self.metrics.forget_backend(name, &label(b.spec.ip));
         }

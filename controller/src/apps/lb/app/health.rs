@@ -110,13 +110,12 @@ impl LbApp {
         self.ticks += 1;
         let now = Instant::now();
         let mut transitions: Vec<(PoolId, BackendId, Transition)> = Vec::new();
+        let ct_idle = std::time::Duration::from_secs(u64::from(self.conntrack_idle_s));
         for entry in self.pools.values_mut() {
             entry.rules_sent.retain(|_, sent| now.duration_since(*sent) < super::RULES_FRESH);
-            // A client's reply rules have idled out on the switch by then; its next connection
-            // sends them again.
-            let idle =
-                std::time::Duration::from_secs(u64::from(super::proactive::CLIENT_REVERSE_IDLE_TIMEOUT));
-            entry.ct_clients.retain(|_, (_, sent)| now.duration_since(*sent) < idle);
+            // A client's reply rules have idled out on the switch by then (if their FLOW_REMOVED
+            // was lost); its next connection sends them again.
+            entry.ct_clients.retain(|_, (_, sent)| now.duration_since(*sent) < ct_idle);
             let ids: Vec<BackendId> = entry.pool.backends().iter().map(|b| b.id).collect();
             for id in ids {
                 if let Ok(b) = entry.pool.backend_mut(id)
