@@ -4,6 +4,7 @@
 //! accounting at its FIN or RST, and answers packets of connections that no backend takes any more
 //! with a RST so their clients reconnect at once.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -162,7 +163,7 @@ impl LbApp {
     pub(super) async fn resend_client_rules(&mut self) {
         let idle = self.conntrack_idle_s;
         let now = Instant::now();
-        let mut per_switch: std::collections::BTreeMap<u64, Vec<Message>> = Default::default();
+        let mut per_switch: BTreeMap<u64, Vec<Message>> = BTreeMap::new();
         for entry in self.pools.values_mut() {
             let clients: Vec<((u64, MacAddr), PortNo)> =
                 entry.ct_clients.iter().map(|(k, (port, _))| (*k, *port)).collect();
@@ -249,7 +250,8 @@ impl LbApp {
         let ended = if let Some(t) = original {
             Some(FlowKey { client_ip: t.nw_src, client_port: t.tp_src, vip_port: t.tp_dst })
         } else if let Some(b) = entry.pool.backend_by_ip(tcp.ip_dst) {
-            // Towards the backend (translated: to its address), or a reply translated back to the VIP.
+            // Open vSwitch before 2.8 reports no original tuple: the segment as the tracker left it,
+            // towards the backend (translated: to its address), or a reply translated back to the VIP.
             let ports = entry.pool.config().ports.clone();
             ports.into_iter().find_map(|vip_port| {
                 let key = FlowKey { client_ip: tcp.ip_src, client_port: tcp.tcp_src, vip_port };
