@@ -6,7 +6,8 @@
 //!   teach where hosts are ([`super::locate`]) and backends' MACs.
 //! - The first packet of a new client flow picks a backend (`Pool::assign`), installs the reverse then
 //!   the forward rule (on one switch, or along the topology app's paths), and is sent on with explicit
-//!   rewrite actions so no SYN is lost ([`super::rules::Steering::first_packet_out`]).
+//!   rewrite actions so no SYN is lost ([`super::rules::Steering::first_packet_out`]). ARP and
+//!   first packets are handled in [`packet_in`].
 //! - With conntrack steering ([`conntrack`]) the first packet instead commits the connection in the
 //!   switch's connection tracker, with a NAT to the backend; copies of FIN/RST end its accounting.
 //! - FLOW_REMOVED and periodic cookie-filtered flow stats do the connection accounting.
@@ -23,6 +24,7 @@ mod accounting;
 mod commands;
 mod conntrack;
 mod health;
+mod packet_in;
 mod proactive;
 mod transition;
 
@@ -33,24 +35,21 @@ use std::time::{Duration, Instant};
 use ofproto::PortNo;
 use ofproto::action::Action;
 use ofproto::message::Message;
-use ofproto::packet::{PacketIn, PacketOut};
+use ofproto::packet::PacketOut;
 use ofproto::port::Port;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::COOKIE_TAG;
 use super::backend::BackendId;
-use super::config::{LbConfig, LbConfigError, SteeringMode};
+use super::config::{LbConfig, LbConfigError};
 use super::handle::{INPUT_QUEUE, LbHandle, LbInput};
-use super::locate::{Locations, Seen, path_to};
-use super::packet::{
-    ARP_OP_REPLY, ARP_OP_REQUEST, Arp, TcpFrame, arp_reply_for_vip, arp_request_from_vip, parse_arp,
-    parse_tcp,
-};
+use super::locate::Locations;
+use super::packet::arp_request_from_vip;
 use super::pool::{FlowKey, Pool, PoolId};
 use super::probe::{ProbeId, ProbeTiming, spawn_probe};
-use super::rules::{LbCookie, RuleKind, Steering, trap_rules};
+use super::rules::trap_rules;
 use super::stats::{BackendExtra, PoolStats, pool_stats};
 use crate::apps::App;
 use crate::apps::topology::TopologyView;
@@ -64,15 +63,6 @@ pub const TICK: Duration = Duration::from_millis(500);
 /// How long after sending a flow's rules a later packet of it that reaches the controller is taken
 /// for one that raced the rules into the switch's cache (see [`LbApp::on_tcp`]).
 pub(super) const RULES_FRESH: Duration = Duration::from_secs(1);
-const TCP_SYN: u8 = 0x02;
-/// During a transition, how long a new connection's SYN waits after its rules are confirmed.
-///
-/// Open vSwitch applies new rules to its datapath's cached flows only when its revalidators next
-/// run. A cached flow of a retiring rule may cover the new connection's source port (its mask need
-/// not have all port bits), and the connection's next segment, which follows the SYN-ACK by one
-/// round trip, would then take the old rule to another backend, which resets it. Holding the SYN
-/// gives the revalidators that time (docs/performance.md, "Transitions under load").
-const TRANSITION_HOLD: Duration = Duration::from_millis(10);
 
 /// How many ticks make `ms` milliseconds, rounded up (0 stays 0: never).
 fn ticks_for(ms: u64) -> u64 {
@@ -404,169 +394,6 @@ impl LbApp {
             for id in ids {
                 self.export_transition(id);
             }
-        }
-    }
-
-    async fn on_packet_in(&mut self, dp: &DatapathHandle, packet_in: &PacketIn) {
-        let Some(in_port) = packet_in.in_port() else { return };
-        let cookie = LbCookie::decode(packet_in.cookie);
-        if let Some(c) = cookie.filter(|c| matches!(c.kind, RuleKind::CtEnd | RuleKind::CtLost)) {
-            let Some(tcp) = parse_tcp(&packet_in.data) else { return };
-            if c.kind == RuleKind::CtEnd {
-                self.on_connection_end(c.pool, packet_in, &tcp);
-            } else {
-                self.on_lost_connection(c.pool, dp.dpid(), in_port, packet_in, &tcp);
-            }
-        } else if let Some(arp) = parse_arp(&packet_in.data) {
-            self.on_arp(dp.dpid(), in_port, &arp, &packet_in.data).await;
-        } else if let Some(tcp) = parse_tcp(&packet_in.data) {
-            self.on_tcp(dp.dpid(), in_port, packet_in, &tcp);
-        }
-    }
-
-    async fn on_arp(&mut self, dpid: u64, in_port: PortNo, arp: &Arp, frame: &[u8]) {
-        if !self.is_vip(arp.sender_ip) {
-            let moved = self.locations.learn(arp.sender_ip, arp.sender_mac, dpid, in_port);
-            let mut changed: Vec<PoolId> = Vec::new();
-            for entry in self.pools.values_mut() {
-                let Some(id) = entry.pool.backend_by_ip(arp.sender_ip) else { continue };
-                let pool_id = entry.pool.id;
-                let name = entry.pool.name().to_string();
-                let Ok(b) = entry.pool.backend_mut(id) else { continue };
-                if b.spec.mac.is_none() && b.state.learned_mac != Some(arp.sender_mac) {
-                    info!(pool = %name, backend = %arp.sender_ip, mac = %arp.sender_mac, "lb: learned backend MAC");
-                    b.state.learned_mac = Some(arp.sender_mac);
-                    changed.push(pool_id);
-                } else if moved {
-                    changed.push(pool_id);
-                }
-            }
-            // A backend located for the first time or anew: the rules towards it change at once
-            // (it carried nothing before, or its connections went to where it no longer is).
-            for id in changed {
-                self.sync_proactive(id, Change::Immediate).await;
-            }
-        }
-        if arp.op == ARP_OP_REPLY {
-            return;
-        }
-        if arp.op != ARP_OP_REQUEST {
-            return;
-        }
-        let Some(entry) = self.pools.values().find(|e| e.pool.vip() == arp.target_ip) else { return };
-        let Some(reply) = arp_reply_for_vip(frame, entry.pool.vip(), entry.pool.vip_mac()) else { return };
-        let id = entry.pool.id;
-        self.metrics.arp_replies.with_label_values(&[entry.pool.name()]).inc();
-        let out = PacketOut::new(PortNo::CONTROLLER, vec![Action::output(in_port)], reply.into());
-        self.send_now(dpid, &[Message::PacketOut(out)]);
-        if !self.is_backend(arp.sender_ip) {
-            self.install_client_reverse(id, arp.sender_ip).await;
-        }
-    }
-
-    /// The first packet of a client flow to a VIP (or a retransmission that raced the rules).
-    fn on_tcp(&mut self, dpid: u64, in_port: PortNo, packet_in: &PacketIn, tcp: &TcpFrame) {
-        let Some(pool_id) =
-            self.pools.values().find(|e| e.pool.serves(tcp.ip_dst, tcp.tcp_dst)).map(|e| e.pool.id)
-        else {
-            return;
-        };
-        self.locations.learn(tcp.ip_src, tcp.eth_src, dpid, in_port);
-        let client = Seen { mac: tcp.eth_src, dpid, port: in_port, at: Instant::now() };
-        let key = FlowKey { client_ip: tcp.ip_src, client_port: tcp.tcp_src, vip_port: tcp.tcp_dst };
-        let topology = self.topology.clone();
-        let Some(entry) = self.pools.get_mut(&pool_id) else { return };
-        entry.packet_ins += 1;
-        let pool_name = entry.pool.name().to_string();
-        self.metrics.packet_ins.with_label_values(&[&pool_name]).inc();
-        if entry.pool.config().steering == SteeringMode::Conntrack {
-            return self.on_tracked_tcp(pool_id, dpid, in_port, packet_in, tcp, client);
-        }
-        let known = entry.pool.flow(key).is_some();
-        let id = match entry.pool.assign(key) {
-            Ok(id) => id,
-            Err(e) => {
-                warn!(cause = %e, client = %key.client_ip, "lb: cannot steer a new flow");
-                return;
-            }
-        };
-        let target = match entry.pool.target(id) {
-            Ok(t) => t,
-            Err(e) => {
-                entry.pool.unassign(key);
-                debug!(cause = %e, "lb: backend MAC unknown; asking by ARP");
-                let msgs = self.arp_requests(pool_id, dpid, true);
-                self.send_now(dpid, &msgs);
-                return;
-            }
-        };
-        let backend_seen = self.locations.find(target.ip, target.mac, topology.as_ref());
-        let paths = backend_seen.ok_or(super::locate::LocateError::Unknown(target.ip)).and_then(|b| {
-            let fwd = path_to(dpid, target.ip, b, topology.as_ref())?;
-            let rev = path_to(b.dpid, key.client_ip, client, topology.as_ref())?;
-            Ok((fwd, rev))
-        });
-        let (fwd, rev) = match paths {
-            Ok(p) => p,
-            Err(e) => {
-                entry.pool.unassign(key);
-                warn!(cause = %e, "lb: no path to the chosen backend");
-                let msgs = self.arp_requests(pool_id, dpid, true);
-                self.send_now(dpid, &msgs);
-                return;
-            }
-        };
-        let steering = Steering {
-            pool: pool_id,
-            vip: entry.pool.vip(),
-            vip_mac: entry.pool.vip_mac(),
-            key,
-            backend: target,
-            idle_timeout: entry.pool.config().idle_timeout,
-        };
-        accounting::export_steered(&self.metrics, &pool_name, &target, entry.pool.backend(id).ok(), known);
-        let first_out = fwd[0].out_port;
-        let hold = entry.installed.get(&dpid).and_then(|i| i.retiring.as_ref()).map(|_| TRANSITION_HOLD);
-        let packet_out = Message::PacketOut(steering.first_packet_out(packet_in, in_port, first_out));
-        // Open vSwitch's userspace datapath keeps sending a new flow's later packets (its ACK, its
-        // request) to the controller until its revalidators replace the cached "to controller"
-        // megaflow, which under a high flow rate takes milliseconds. Those packets only need
-        // forwarding: installing the same rules again would trigger yet another revalidation. The
-        // client sends them only after the SYN-ACK, so its SYN has reached the backend and they
-        // cannot overtake it. A SYN (retransmission) or a flow whose rules are older (the switch
-        // may have lost them) gets its rules again.
-        let now = Instant::now();
-        let fresh = entry.rules_sent.get(&key).is_some_and(|t| now.duration_since(*t) < RULES_FRESH);
-        if known && fresh && tcp.tcp_flags & TCP_SYN == 0 {
-            self.send_now(dpid, &[packet_out]);
-            return;
-        }
-        entry.rules_sent.insert(key, now);
-        if fwd.len() == 1 && rev.len() == 1 {
-            let [forward, reverse] = steering.single_switch(first_out, rev[0].out_port);
-            self.send_now(dpid, &[Message::FlowMod(reverse), Message::FlowMod(forward)]);
-            self.send_after_barrier(dpid, packet_out, hold);
-            return;
-        }
-        match steering.along_paths(&fwd, &rev) {
-            Ok(rules) => {
-                // Downstream switches first; the ingress switch's rules go with the packet.
-                let mut ingress = Vec::new();
-                let mut downstream: Vec<u64> = Vec::new();
-                for (rule_dpid, rule) in rules {
-                    if rule_dpid == dpid {
-                        ingress.push(Message::FlowMod(rule));
-                    } else {
-                        self.send_now(rule_dpid, &[Message::FlowMod(rule)]);
-                        if !downstream.contains(&rule_dpid) {
-                            downstream.push(rule_dpid);
-                        }
-                    }
-                }
-                self.send_now(dpid, &ingress);
-                self.send_after_barriers(dpid, &downstream, packet_out, hold);
-            }
-            Err(e) => warn!(cause = %e, "lb: could not build path rules"),
         }
     }
 }

@@ -13,6 +13,9 @@ const ETH_HEADER_LEN: usize = 14;
 const ARP_LEN: usize = 28;
 pub const ARP_OP_REQUEST: u16 = 1;
 pub const ARP_OP_REPLY: u16 = 2;
+/// TCP header flags (`TcpFrame::tcp_flags`).
+pub const TCP_SYN: u8 = 0x02;
+pub const TCP_ACK: u8 = 0x10;
 
 /// The addresses of a TCP segment over IPv4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,19 +16,18 @@ use ofproto::packet::{PacketIn, PacketOut};
 use ofproto::{MacAddr, PortNo};
 use tracing::{debug, warn};
 
-use super::{LbApp, PoolEntry, TCP_SYN};
+use super::{LbApp, PoolEntry};
 use crate::apps::lb::breaker::BreakerState;
 use crate::apps::lb::config::SteeringMode;
 use crate::apps::lb::conntrack::{CT_ZONE, CtMember, CtPool};
 use crate::apps::lb::locate::{Seen, path_to};
-use crate::apps::lb::packet::{TcpFrame, tcp_reset_for};
+use crate::apps::lb::packet::{TCP_ACK, TCP_SYN, TcpFrame, tcp_reset_for};
 use crate::apps::lb::pool::{FlowKey, PoolId};
 use crate::apps::lb::rules::resync;
 
 /// A client's reply rules are sent again when this old (or half the idle timeout, if shorter), so
 /// they are replaced before they can idle out between two of its connections.
 const CLIENT_RULES_REFRESH: Duration = Duration::from_secs(60);
-const TCP_ACK: u8 = 0x10;
 /// Slack between the switch's clock for a rule's age and the controller's for when it sent it.
 const RESENT_MARGIN: Duration = Duration::from_millis(500);
 
