@@ -43,6 +43,11 @@ pub enum StartError {
     Conflict(&'static str, &'static str),
     #[error("no apps selected")]
     NoApps,
+    /// An empty token would serve the mutating routes without authorization, silently.
+    #[error(
+        "the API token (--api-token, RUDDER_API_TOKEN or api_token) is empty: give one, or leave it unset to serve the API without authorization"
+    )]
+    EmptyApiToken,
 }
 
 /// What the started apps share with the REST API.
@@ -60,6 +65,9 @@ fn start_apps(
 ) -> Result<Started, StartError> {
     if config.apps.is_empty() {
         return Err(StartError::NoApps);
+    }
+    if config.api_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(StartError::EmptyApiToken);
     }
     let has = |name: &str| config.apps.iter().any(|a| a == name);
     if has("lb") && !has("l2switch") && !has("topology") {

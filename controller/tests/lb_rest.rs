@@ -197,4 +197,90 @@ async fn lb_alone_or_with_a_bad_section_refuses_to_start() {
     let err =
         rudder_controller::run(config, vec![listener], async {}, |_| {}).await.expect_err("bad interval");
     assert!(err.to_string().contains("lb.probe_interval_ms must be at least 100"), "{err}");
+
+    // `--api-token ""` (or an empty RUDDER_API_TOKEN) would turn authorization off without a word.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let config = Config { api_token: Some(" ".into()), ..Config::default() };
+    let err =
+        rudder_controller::run(config, vec![listener], async {}, |_| {}).await.expect_err("empty token");
+    assert!(err.to_string().contains("API token"), "{err}");
+}
+
+/// What a REST user trips on at the edges (found by review): each must be a JSON 4xx naming the
+/// field, and none may leave the app in a state that refuses later requests.
+#[tokio::test]
+async fn edge_cases_are_json_errors_naming_the_field() {
+    let ctl = controller().await;
+    let post = |body: Value| call(&ctl, Method::POST, "/lb/pools", Some(body), true);
+
+    // A pool's last backend stays: deleting it would leave a pool that no validation accepts (every
+    // later POST /lb/pools failed, blaming that pool).
+    let solo = json!({"name": "solo", "vip": "10.9.0.121", "backends": [{"ip": "10.9.0.52"}]});
+    assert_eq!(post(solo).await.0, StatusCode::CREATED);
+    let (s, body) = call(&ctl, Method::DELETE, "/lb/pools/solo/backends/10.9.0.52", None, true).await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::CONFLICT, Some("ip")), "{body}");
+    let next = json!({"name": "next", "vip": "10.9.0.122", "backends": [{"ip": "10.9.0.53"}]});
+    assert_eq!(post(next).await.0, StatusCode::CREATED);
+
+    // Backend errors inside a pool name the backend by position.
+    let cases = [
+        (json!([{"ip": "10.9.0.61"}, {"ip": "10.9.0.61", "port": 9000}]), "backends[1].ip"),
+        (json!([{"ip": "10.9.0.131"}]), "backends[0].ip"),
+        (json!([{"ip": "10.9.0.61", "port": 0}]), "backends[0].port"),
+        (json!([{"ip": "10.9.0.61", "mac": "ff:ff:ff:ff:ff:ff"}]), "backends[0].mac"),
+        (json!([{"ip": "10.9.0.61", "health_url": "http://"}]), "backends[0].health_url"),
+        (json!([{"ip": "10.9.0.61"}, {"ip": "10.9.0.62", "weight": 0}]), "backends[1].weight"),
+    ];
+    for (backends, field) in cases {
+        let pool = json!({"name": "bad", "vip": "10.9.0.131", "backends": backends});
+        let (s, body) = post(pool).await;
+        assert_eq!((s, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{body}");
+    }
+    let (s, body) = post(json!({})).await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("name")), "{body}");
+    assert_eq!(body["error"], "name must not be empty");
+    let ports =
+        json!({"name": "p", "vip": "10.9.0.132", "ports": [8000, 8000], "backends": [{"ip": "10.9.0.63"}]});
+    let (s, body) = post(ports).await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("ports")), "{body}");
+    let many: Vec<u16> = (1000..1257).collect();
+    let ports = json!({"name": "p", "vip": "10.9.0.132", "ports": many, "backends": [{"ip": "10.9.0.63"}]});
+    let (s, body) = post(ports).await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("ports")), "{body}");
+    // The same checks for a backend added on its own (the VIP of v1 is 10.9.0.100).
+    let (s, body) =
+        call(&ctl, Method::POST, "/lb/pools/v1/backends", Some(json!({"ip": "10.9.0.100"})), true).await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("ip")), "{body}");
+    let (s, body) =
+        call(&ctl, Method::POST, "/lb/pools/v1/backends", Some(json!({"ip": "10.9.0.64", "port": 0})), true)
+            .await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("port")), "{body}");
+    let (s, body) =
+        call(&ctl, Method::PUT, "/lb/pools/v1/algorithm", Some(json!({"algorithm": "random", "x": 1})), true)
+            .await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("x")), "{body}");
+
+    // A path that is not UTF-8 and a body over the limit get the same JSON shape.
+    let client = reqwest::Client::new();
+    let r = client.get(ctl.url("/lb/pools/%FF")).send().await.expect("request");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.expect("a JSON body");
+    assert_eq!(body["field"], "path", "{body}");
+    let big = vec![b' '; 2 << 20];
+    let r = client.post(ctl.url("/lb/pools")).body(big.clone()).send().await.expect("request");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the token is checked before the body is read");
+    assert_eq!(r.headers().get("www-authenticate").map(|v| v.to_str().ok()), Some(Some("Bearer")));
+    let r = client.post(ctl.url("/lb/pools")).bearer_auth(TOKEN).body(big).send().await.expect("request");
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = r.json().await.expect("a JSON body");
+    assert_eq!(body["field"], "body", "{body}");
+    // The scheme of the Authorization header is case-insensitive (RFC 7235).
+    let r = client
+        .put(ctl.url("/lb/pools/v1/algorithm"))
+        .header("Authorization", format!("bearer {TOKEN}"))
+        .body(r#"{"algorithm": "random"}"#)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
 }

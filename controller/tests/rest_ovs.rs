@@ -370,3 +370,40 @@ async fn groups_meters_ports_and_stats_on_real_ovs() {
     let _ = stop.send(());
     poller.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_config_and_experimenter_on_real_ovs() {
+    let Rig { ovs: _ovs, ctl, br: _br, dpid } = rig().await;
+    let api = Api::new();
+    let key = dpid.to_string();
+
+    // Ryu's /stats/queueconfig: one entry per reply, the port as asked, no queues without QoS.
+    let (status, body) = api.get(&ctl.url(&format!("/stats/queueconfig/{dpid}"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[&key], json!([{"port": "ANY", "queues": []}]), "{body}");
+    let (status, body) = api.get(&ctl.url(&format!("/stats/queueconfig/{dpid}/1"))).await;
+    assert_eq!((status, body[&key][0]["port"].clone()), (StatusCode::OK, json!(1)), "{body}");
+    let (status, body) = api.get(&ctl.url(&format!("/stats/queueconfig/{dpid}/x"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // Ryu's /stats/experimenter: a Nicira message Open vSwitch knows (NXT_SET_PACKET_IN_FORMAT,
+    // subtype 16, to the standard format it already uses) is accepted; an experimenter id it does not
+    // know is refused, and the refusal is reported.
+    let url = ctl.url(&format!("/stats/experimenter/{dpid}"));
+    let nicira = json!({"experimenter": 0x2320, "exp_type": 16, "data_type": "base64", "data": "AAAAAA=="});
+    let (status, body) = api.post(&url, nicira).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) =
+        api.post(&url, json!({"experimenter": 0x00ab_cdef, "exp_type": 1, "data": "x"})).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("rejected by switch")),
+        "{body}"
+    );
+    let (status, _) =
+        api.send(reqwest::Method::POST, &url, Some(json!({"experimenter": 0x2320})), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The switch is still there and answering.
+    let (status, _) = api.get(&ctl.url(&format!("/stats/desc/{dpid}"))).await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -20,8 +20,7 @@ impl FromRequestParts<ApiState> for Authorized {
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(bearer_token)
             .unwrap_or("");
         if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
             Ok(Authorized)
@@ -29,6 +28,13 @@ impl FromRequestParts<ApiState> for Authorized {
             Err(ApiError::Unauthorized)
         }
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive
+/// (RFC 7235 §2.1), so `bearer` and `BEARER` count too.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// Compares without an early exit, so the time taken does not reveal how many leading bytes of a
@@ -46,6 +52,15 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer s3cret"), Some("s3cret"));
+        assert_eq!(bearer_token("bearer s3cret"), Some("s3cret"));
+        assert_eq!(bearer_token("BEARER   s3cret "), Some("s3cret"));
+        assert_eq!(bearer_token("Basic czNjcmV0"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
 
     #[test]
     fn compares_whole_values() {

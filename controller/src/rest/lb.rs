@@ -16,8 +16,10 @@ use std::net::Ipv4Addr;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::de::DeserializeOwned;
@@ -56,11 +58,11 @@ impl From<LbError> for LbApiError {
 
 impl From<super::ApiError> for LbApiError {
     fn from(e: super::ApiError) -> LbApiError {
-        let status = match e {
-            super::ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            _ => StatusCode::BAD_REQUEST,
+        let field = match e {
+            super::ApiError::PayloadTooLarge(_) => Some("body".to_string()),
+            _ => None,
         };
-        LbApiError { status, error: e.to_string(), field: None }
+        LbApiError { status: e.status(), error: e.to_string(), field }
     }
 }
 
@@ -70,11 +72,32 @@ impl IntoResponse for LbApiError {
             Some(field) => json!({"error": self.error, "field": field}),
             None => json!({"error": self.error}),
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 
 type LbResult<T> = Result<T, LbApiError>;
+
+/// Path parameters; a malformed segment (percent-encoded bytes that are not UTF-8, say) is a 400
+/// in the `/lb` error shape, not axum's plain-text rejection.
+pub struct LbPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for LbPath<T> {
+    type Rejection = LbApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(t)) => Ok(LbPath(t)),
+            Err(r) => Err(LbApiError::bad("path", r.body_text())),
+        }
+    }
+}
 
 /// The `/lb/*` routes (merged into the API by [`super::router`] when the app runs).
 pub fn routes() -> Router<ApiState> {
@@ -94,6 +117,11 @@ fn handle(state: &ApiState) -> LbResult<&LbHandle> {
 /// Authorization first (before the body is read), with the `/lb` error shape.
 fn authorized(auth: Result<Authorized, super::ApiError>) -> LbResult<()> {
     auth.map(|_| ()).map_err(LbApiError::from)
+}
+
+/// The body, read after the authorization check (an over-long body is a JSON 413).
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> LbResult<Bytes> {
+    body.map_err(|r| LbApiError::from(super::ApiError::from(r)))
 }
 
 fn parse_ip(text: &str) -> LbResult<Ipv4Addr> {
@@ -141,40 +169,40 @@ async fn list_pools(State(state): State<ApiState>) -> LbResult<Response> {
 async fn add_pool(
     State(state): State<ApiState>,
     auth: Result<Authorized, super::ApiError>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> LbResult<Response> {
     authorized(auth)?;
-    let config: PoolConfig = parse_body(&body)?;
+    let config: PoolConfig = parse_body(&body_bytes(body)?)?;
     let pool = handle(&state)?.add_pool(config).await?;
     Ok((StatusCode::CREATED, Json(pool)).into_response())
 }
 
-async fn get_pool(State(state): State<ApiState>, Path(pool): Path<String>) -> LbResult<Response> {
+async fn get_pool(State(state): State<ApiState>, LbPath(pool): LbPath<String>) -> LbResult<Response> {
     Ok(Json(handle(&state)?.pool(&pool).await?).into_response())
 }
 
 async fn remove_pool(
     State(state): State<ApiState>,
     auth: Result<Authorized, super::ApiError>,
-    Path(pool): Path<String>,
+    LbPath(pool): LbPath<String>,
 ) -> LbResult<StatusCode> {
     authorized(auth)?;
     handle(&state)?.remove_pool(&pool).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_backends(State(state): State<ApiState>, Path(pool): Path<String>) -> LbResult<Response> {
+async fn list_backends(State(state): State<ApiState>, LbPath(pool): LbPath<String>) -> LbResult<Response> {
     Ok(Json(handle(&state)?.backends(&pool).await?).into_response())
 }
 
 async fn add_backend(
     State(state): State<ApiState>,
     auth: Result<Authorized, super::ApiError>,
-    Path(pool): Path<String>,
-    body: Bytes,
+    LbPath(pool): LbPath<String>,
+    body: Result<Bytes, BytesRejection>,
 ) -> LbResult<Response> {
     authorized(auth)?;
-    let config: BackendConfig = parse_body(&body)?;
+    let config: BackendConfig = parse_body(&body_bytes(body)?)?;
     let backend = handle(&state)?.add_backend(&pool, config).await?;
     Ok((StatusCode::CREATED, Json(backend)).into_response())
 }
@@ -182,7 +210,7 @@ async fn add_backend(
 async fn remove_backend(
     State(state): State<ApiState>,
     auth: Result<Authorized, super::ApiError>,
-    Path((pool, ip)): Path<(String, String)>,
+    LbPath((pool, ip)): LbPath<(String, String)>,
 ) -> LbResult<StatusCode> {
     authorized(auth)?;
     handle(&state)?.remove_backend(&pool, parse_ip(&ip)?).await?;
@@ -192,16 +220,16 @@ async fn remove_backend(
 async fn patch_backend(
     State(state): State<ApiState>,
     auth: Result<Authorized, super::ApiError>,
-    Path((pool, ip)): Path<(String, String)>,
-    body: Bytes,
+    LbPath((pool, ip)): LbPath<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
 ) -> LbResult<Response> {
     authorized(auth)?;
-    let patch: BackendPatch = parse_body(&body)?;
+    let patch: BackendPatch = parse_body(&body_bytes(body)?)?;
     let backend = handle(&state)?.patch_backend(&pool, parse_ip(&ip)?, patch).await?;
     Ok(Json(backend).into_response())
 }
 
-async fn get_algorithm(State(state): State<ApiState>, Path(pool): Path<String>) -> LbResult<Response> {
+async fn get_algorithm(State(state): State<ApiState>, LbPath(pool): LbPath<String>) -> LbResult<Response> {
     let algorithm = handle(&state)?.algorithm(&pool).await?;
     Ok(Json(json!({"algorithm": algorithm})).into_response())
 }
@@ -210,6 +238,12 @@ async fn get_algorithm(State(state): State<ApiState>, Path(pool): Path<String>) 
 pub fn parse_algorithm(body: &[u8]) -> LbResult<Algorithm> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| LbApiError::bad("body", format!("the body is not JSON: {e}")))?;
+    if let Some(key) = value.as_object().and_then(|m| m.keys().find(|k| *k != "algorithm")) {
+        return Err(LbApiError::bad(
+            key.clone(),
+            format!("unknown key {key:?} (expected only \"algorithm\")"),
+        ));
+    }
     let name = match value.get("algorithm") {
         Some(Value::String(s)) => s.clone(),
         Some(other) => return Err(LbApiError::bad("algorithm", format!("expected a string, got {other}"))),
@@ -224,11 +258,11 @@ pub fn parse_algorithm(body: &[u8]) -> LbResult<Algorithm> {
 async fn set_algorithm(
     State(state): State<ApiState>,
     auth: Result<Authorized, super::ApiError>,
-    Path(pool): Path<String>,
-    body: Bytes,
+    LbPath(pool): LbPath<String>,
+    body: Result<Bytes, BytesRejection>,
 ) -> LbResult<Response> {
     authorized(auth)?;
-    let algorithm = parse_algorithm(&body)?;
+    let algorithm = parse_algorithm(&body_bytes(body)?)?;
     let algorithm = handle(&state)?.set_algorithm(&pool, algorithm).await?;
     Ok(Json(json!({"algorithm": algorithm})).into_response())
 }

@@ -4,7 +4,7 @@
 //! reach a switch: look it up by dpid, run a multipart request, and send a modification followed by a
 //! barrier so that an OFPT_ERROR for it is reported to the caller (OF1.3.5 §6.2: a switch answers a
 //! barrier only after every earlier message, errors included). Resource modules: [`stats`] (switches,
-//! desc, flows, aggregate, tables, ports, queues, role), [`flowentry`], [`groupentry`],
+//! desc, flows, aggregate, tables, ports, queues, queue configs, role), [`experimenter`], [`flowentry`], [`groupentry`],
 //! [`meterentry`], [`portdesc`]; the topology app's routes in [`topology`] (merged by
 //! [`ApiState::new`] when that app runs); the load balancer's `/lb/*` in [`lb`] (served by [`router`]
 //! when that app runs); JSON conversion in [`ofctl_json`]; errors in [`error`]; the
@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod experimenter;
 pub mod flowentry;
 pub mod groupentry;
 // The load balancer's /lb/* routes, served when the lb app runs.
@@ -94,6 +95,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/stats/queue/{dpid}", get(stats::queues))
         .route("/stats/queue/{dpid}/{port}", get(stats::queues_of_port))
         .route("/stats/queue/{dpid}/{port}/{queue_id}", get(stats::queue))
+        .route("/stats/queueconfig/{dpid}", get(stats::queue_configs))
+        .route("/stats/queueconfig/{dpid}/{port}", get(stats::queue_config_of_port))
+        .route("/stats/experimenter/{dpid}", post(experimenter::send))
         .route("/stats/role/{dpid}", get(stats::role))
         .route("/stats/role", post(stats::set_role))
         .route("/stats/portdesc/{dpid}", get(portdesc::port_desc).post(portdesc::modify))

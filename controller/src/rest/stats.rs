@@ -7,6 +7,7 @@ use axum::extract::State;
 use ofproto::Message;
 use ofproto::PortNo;
 use ofproto::multipart::{FlowStatsRequest, MultipartReplyBody, MultipartRequestBody};
+use ofproto::queue::{QueueGetConfigReply, QueueGetConfigRequest, QueueProp};
 use ofproto::role::{ControllerRole, RoleMessage};
 use serde_json::{Value, json};
 
@@ -16,7 +17,7 @@ use super::ofctl_json::flows::{
     aggregate_to_json, desc_to_json, flow_stats_request_from_json, flow_stats_to_json, keyed,
     port_stats_to_json, queue_stats_to_json, table_features_to_json, table_stats_to_json,
 };
-use super::ofctl_json::{Obj, Reserved};
+use super::ofctl_json::{Obj, Reserved, base64_encode};
 use super::{ApiState, body_dpid, datapath, multipart, parse_dpid, wrong_reply};
 
 type Reply = Result<Json<Value>, ApiError>;
@@ -171,6 +172,59 @@ pub async fn queue(
         .from_user(&Value::from(queue_id))
         .map_err(|m| ApiError::BadRequest(format!("queue_id: {m}")))? as u32;
     queue_stats(&state, &dpid, port, queue_id).await
+}
+
+/// Ryu's `get_queue_config` entry for one QUEUE_GET_CONFIG_REPLY.
+fn queue_config_to_json(reply: &QueueGetConfigReply) -> Value {
+    let queues: Vec<Value> = reply
+        .queues
+        .iter()
+        .map(|q| {
+            let properties: Vec<Value> = q
+                .properties
+                .iter()
+                .map(|p| match p {
+                    QueueProp::MinRate(rate) => json!({"property": "MIN_RATE", "rate": rate}),
+                    QueueProp::MaxRate(rate) => json!({"property": "MAX_RATE", "rate": rate}),
+                    QueueProp::Experimenter { experimenter, data } => json!({
+                        "property": "EXPERIMENTER", "experimenter": experimenter, "data": base64_encode(data),
+                    }),
+                    QueueProp::Unknown { .. } => json!({"property": "UNKNOWN"}),
+                })
+                .collect();
+            json!({
+                "port": Reserved::Port.to_user(u64::from(q.port.0)),
+                "properties": properties,
+                "queue_id": Reserved::Queue.to_user(u64::from(q.queue_id)),
+            })
+        })
+        .collect();
+    json!({"port": Reserved::Port.to_user(u64::from(reply.port.0)), "queues": queues})
+}
+
+async fn queue_config(state: &ApiState, dpid: &str, port: PortNo) -> Reply {
+    let dpid = parse_dpid(dpid)?;
+    let dp = datapath(state, dpid)?;
+    match dp.request(&Message::QueueGetConfigRequest(QueueGetConfigRequest { port })).await? {
+        Message::QueueGetConfigReply(r) => Ok(Json(keyed(dpid, json!([queue_config_to_json(&r)])))),
+        other => {
+            Err(ApiError::BadReply(format!("expected QUEUE_GET_CONFIG_REPLY, got {:?}", other.msg_type())))
+        }
+    }
+}
+
+/// `GET /stats/queueconfig/{dpid}`: the queues of every port (OFPP_ANY), as Ryu's `get_queue_config`.
+pub async fn queue_configs(State(state): State<ApiState>, PathArgs(dpid): PathArgs<String>) -> Reply {
+    queue_config(&state, &dpid, PortNo::ANY).await
+}
+
+/// `GET /stats/queueconfig/{dpid}/{port}`.
+pub async fn queue_config_of_port(
+    State(state): State<ApiState>,
+    PathArgs((dpid, port)): PathArgs<(String, String)>,
+) -> Reply {
+    parse_dpid(&dpid)?;
+    queue_config(&state, &dpid, port_segment(&port)?).await
 }
 
 fn role_to_json(r: &RoleMessage) -> Value {

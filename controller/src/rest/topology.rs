@@ -12,10 +12,10 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 
-use super::error::ApiError;
+use super::error::{ApiError, PathArgs};
 use crate::apps::topology::TopologyView;
 use crate::apps::topology::view::{HostView, LinkView, SwitchView};
 
@@ -46,7 +46,7 @@ async fn switches(State(view): State<TopologyView>) -> Json<Vec<SwitchView>> {
 
 async fn switches_of(
     State(view): State<TopologyView>,
-    Path(dpid): Path<String>,
+    PathArgs(dpid): PathArgs<String>,
 ) -> Result<Json<Vec<SwitchView>>, ApiError> {
     let dpid = parse_dpid(&dpid)?;
     Ok(Json(view.snapshot().switches.into_iter().filter(|s| s.dpid == dpid).collect()))
@@ -58,7 +58,7 @@ async fn links(State(view): State<TopologyView>) -> Json<Vec<LinkView>> {
 
 async fn links_of(
     State(view): State<TopologyView>,
-    Path(dpid): Path<String>,
+    PathArgs(dpid): PathArgs<String>,
 ) -> Result<Json<Vec<LinkView>>, ApiError> {
     let dpid = parse_dpid(&dpid)?;
     Ok(Json(view.snapshot().links.into_iter().filter(|l| l.src.dpid == dpid).collect()))
@@ -70,7 +70,7 @@ async fn hosts(State(view): State<TopologyView>) -> Json<Vec<HostView>> {
 
 async fn hosts_of(
     State(view): State<TopologyView>,
-    Path(dpid): Path<String>,
+    PathArgs(dpid): PathArgs<String>,
 ) -> Result<Json<Vec<HostView>>, ApiError> {
     let dpid = parse_dpid(&dpid)?;
     Ok(Json(view.snapshot().hosts.into_iter().filter(|h| h.port.dpid == dpid).collect()))

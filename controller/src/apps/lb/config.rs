@@ -204,12 +204,16 @@ pub enum LbConfigError {
     BadVipMac { pool: String, mac: MacAddr },
     #[error("lb pool {pool:?}: at least one TCP port is needed (0 is not a port)")]
     NoPorts { pool: String },
+    #[error("lb pool {pool:?}: port {port} is listed twice")]
+    DuplicatePort { pool: String, port: u16 },
+    #[error("lb pool {pool:?}: more than {max} ports")]
+    TooManyPorts { pool: String, max: usize },
     #[error("lb pool {pool:?}: no backends")]
     NoBackends { pool: String },
     #[error("lb pool {pool:?}: backend {ip}:{port} has weight 0 (drain it instead)")]
     ZeroWeight { pool: String, ip: Ipv4Addr, port: u16 },
-    #[error("lb pool {pool:?}: backend {ip}:{port} is listed twice")]
-    DuplicateBackend { pool: String, ip: Ipv4Addr, port: u16 },
+    #[error("lb pool {pool:?}: backend {ip} is listed twice (a pool's backends are named by address)")]
+    DuplicateBackend { pool: String, ip: Ipv4Addr },
     #[error("lb pool {pool:?}: more than {max} backends")]
     TooManyBackends { pool: String, max: usize },
     #[error("lb pool {pool:?}: wildcard_bits must be 1..=16, got {bits}")]
@@ -226,20 +230,33 @@ pub enum LbConfigError {
     ProbeTimeout(u64),
     #[error("lb.conntrack_idle_s must be at least {MIN_CONNTRACK_IDLE_S}, got {0}")]
     ConntrackIdle(u16),
-    #[error("lb pool {pool:?}: backend {ip}:{port} needs a unicast address and a non-zero port")]
-    BadBackendAddress { pool: String, ip: Ipv4Addr, port: u16 },
-    #[error("lb pool {pool:?}: backend {ip}: health_url {url:?} is not an http:// URL")]
+    #[error("lb pool {pool:?}: backend {ip} needs a unicast address other than the pool's VIP")]
+    BadBackendAddress { pool: String, ip: Ipv4Addr },
+    #[error("lb pool {pool:?}: backend {ip}: port 0 is not a port")]
+    BadBackendPort { pool: String, ip: Ipv4Addr },
+    #[error("lb pool {pool:?}: backend {ip}: mac {mac} must be unicast")]
+    BadBackendMac { pool: String, ip: Ipv4Addr, mac: MacAddr },
+    #[error("lb pool {pool:?}: backend {ip}: health_url {url:?} is not an http:// URL with a host")]
     BadHealthUrl { pool: String, ip: Ipv4Addr, url: String },
+    /// An error in one backend of a pool's `backends` list, which `field` names by position.
+    #[error("{inner}")]
+    InBackend { index: usize, inner: Box<LbConfigError> },
 }
 
 impl LbConfigError {
-    /// The config/JSON key the error is about, for REST errors (`{"error", "field"}`).
-    pub fn field(&self) -> &'static str {
-        match self {
+    /// The config/JSON key the error is about, for REST errors (`{"error", "field"}`), e.g.
+    /// `backends[1].weight` for a pool's second backend.
+    pub fn field(&self) -> String {
+        let key = match self {
+            LbConfigError::InBackend { index, inner } => {
+                return format!("backends[{index}].{}", inner.field());
+            }
             LbConfigError::EmptyName { .. } | LbConfigError::DuplicateName(_) => "name",
             LbConfigError::DuplicateVip { .. } | LbConfigError::BadVip { .. } => "vip",
             LbConfigError::BadVipMac { .. } => "vip_mac",
-            LbConfigError::NoPorts { .. } => "ports",
+            LbConfigError::NoPorts { .. }
+            | LbConfigError::DuplicatePort { .. }
+            | LbConfigError::TooManyPorts { .. } => "ports",
             LbConfigError::NoBackends { .. } | LbConfigError::TooManyBackends { .. } => "backends",
             LbConfigError::DuplicateBackend { .. } => "ip",
             LbConfigError::ZeroWeight { .. } => "weight",
@@ -252,7 +269,10 @@ impl LbConfigError {
             LbConfigError::ConntrackIdle(_) => "conntrack_idle_s",
             LbConfigError::BadHealthUrl { .. } => "health_url",
             LbConfigError::BadBackendAddress { .. } => "ip",
-        }
+            LbConfigError::BadBackendPort { .. } => "port",
+            LbConfigError::BadBackendMac { .. } => "mac",
+        };
+        key.to_string()
     }
 }
 
@@ -260,6 +280,8 @@ impl LbConfigError {
 /// the all-ones value is reserved for "no backend" (trap rules).
 pub const MAX_POOLS: usize = 0xffff;
 pub const MAX_BACKENDS: usize = 0xffff;
+/// A pool's ports are numbered in 8 bits of its select groups' ids (see [`super::select_group`]).
+pub const MAX_PORTS: usize = 256;
 
 impl LbConfig {
     /// Checks what the types cannot: names, VIPs and backends unique, weights positive.
@@ -321,6 +343,13 @@ impl PoolConfig {
         if self.ports.is_empty() || self.ports.contains(&0) {
             return Err(LbConfigError::NoPorts { pool: pool() });
         }
+        if self.ports.len() > MAX_PORTS {
+            return Err(LbConfigError::TooManyPorts { pool: pool(), max: MAX_PORTS });
+        }
+        let mut ports = HashSet::new();
+        if let Some(&port) = self.ports.iter().find(|p| !ports.insert(**p)) {
+            return Err(LbConfigError::DuplicatePort { pool: pool(), port });
+        }
         if self.backends.is_empty() {
             return Err(LbConfigError::NoBackends { pool: pool() });
         }
@@ -332,34 +361,38 @@ impl PoolConfig {
         }
         self.breaker.validate().map_err(|reason| LbConfigError::BadBreaker { pool: pool(), reason })?;
         let mut seen = HashSet::new();
-        for b in &self.backends {
-            if b.weight == 0 {
-                return Err(LbConfigError::ZeroWeight { pool: pool(), ip: b.ip, port: b.port });
-            }
-            if !seen.insert((b.ip, b.port)) {
-                return Err(LbConfigError::DuplicateBackend { pool: pool(), ip: b.ip, port: b.port });
-            }
-            b.validate(&self.name)?;
+        for (index, b) in self.backends.iter().enumerate() {
+            let checked = if seen.insert(b.ip) {
+                b.validate(&self.name, self.vip)
+            } else {
+                Err(LbConfigError::DuplicateBackend { pool: pool(), ip: b.ip })
+            };
+            checked.map_err(|inner| LbConfigError::InBackend { index, inner: Box::new(inner) })?;
         }
         Ok(())
     }
 }
 
 impl BackendConfig {
-    /// Checks one backend of pool `pool` (weight ≥ 1, an http:// health URL, a unicast address).
-    pub fn validate(&self, pool: &str) -> Result<(), LbConfigError> {
+    /// Checks one backend of pool `pool`, whose VIP is `vip`: a unicast address other than the VIP,
+    /// a port, weight ≥ 1, a unicast MAC if one is given, an http:// health URL with a host.
+    pub fn validate(&self, pool: &str, vip: Ipv4Addr) -> Result<(), LbConfigError> {
         if self.weight == 0 {
             return Err(LbConfigError::ZeroWeight { pool: pool.to_string(), ip: self.ip, port: self.port });
         }
-        if self.ip.is_unspecified() || self.ip.is_broadcast() || self.ip.is_multicast() || self.port == 0 {
-            return Err(LbConfigError::BadBackendAddress {
-                pool: pool.to_string(),
-                ip: self.ip,
-                port: self.port,
-            });
+        if self.ip.is_unspecified() || self.ip.is_broadcast() || self.ip.is_multicast() || self.ip == vip {
+            return Err(LbConfigError::BadBackendAddress { pool: pool.to_string(), ip: self.ip });
+        }
+        if self.port == 0 {
+            return Err(LbConfigError::BadBackendPort { pool: pool.to_string(), ip: self.ip });
+        }
+        if let Some(mac) = self.mac
+            && (mac.is_multicast() || mac == MacAddr::ZERO)
+        {
+            return Err(LbConfigError::BadBackendMac { pool: pool.to_string(), ip: self.ip, mac });
         }
         if let Some(url) = &self.health_url
-            && !url.starts_with("http://")
+            && !is_http_url(url)
         {
             return Err(LbConfigError::BadHealthUrl {
                 pool: pool.to_string(),
@@ -374,6 +407,12 @@ impl BackendConfig {
     pub fn probe_url(&self) -> String {
         self.health_url.clone().unwrap_or_else(|| format!("http://{}:{}/health", self.ip, self.port))
     }
+}
+
+/// An `http://` URL that names a host (`http://` alone parses but cannot be probed).
+fn is_http_url(url: &str) -> bool {
+    reqwest::Url::parse(url)
+        .is_ok_and(|u| u.scheme() == "http" && u.host_str().is_some_and(|h| !h.is_empty()))
 }
 
 fn ser_mac<S: Serializer>(mac: &MacAddr, s: S) -> Result<S::Ok, S::Error> {
@@ -441,21 +480,66 @@ mod tests {
     }
 
     #[test]
+    fn backend_values_are_checked_and_named_by_position() {
+        let base: LbConfig = toml::from_str(SAMPLE).expect("sample parses");
+        let vip = base.pools[0].vip;
+        type Spoil = fn(&mut BackendConfig, Ipv4Addr);
+        let cases: [(&str, Spoil); 6] = [
+            ("backends[0].ip", |b, vip| b.ip = vip),
+            ("backends[0].port", |b, _| b.port = 0),
+            ("backends[0].mac", |b, _| b.mac = Some(MacAddr([0xff; 6]))),
+            ("backends[0].mac", |b, _| b.mac = Some(MacAddr::ZERO)),
+            ("backends[0].health_url", |b, _| b.health_url = Some("http://".into())),
+            ("backends[0].health_url", |b, _| b.health_url = Some("https://10.0.0.11/health".into())),
+        ];
+        for (field, spoil) in cases {
+            let mut cfg = base.clone();
+            spoil(&mut cfg.pools[0].backends[0], vip);
+            let err = cfg.validate().expect_err(field);
+            assert_eq!(err.field(), field, "{err}");
+        }
+        let mut cfg = base.clone();
+        cfg.pools[0].backends[0].health_url = Some("http://10.0.0.11:8000/health".into());
+        cfg.validate().expect("a full http:// URL is fine");
+    }
+
+    #[test]
+    fn ports_are_unique_and_fit_the_group_ids() {
+        let mut cfg: LbConfig = toml::from_str(SAMPLE).expect("sample parses");
+        cfg.pools[0].ports = vec![8000, 8001, 8000];
+        let err = cfg.validate().expect_err("duplicate port");
+        assert_eq!(
+            (err.field().as_str(), err.to_string().contains("port 8000 is listed twice")),
+            ("ports", true)
+        );
+        cfg.pools[0].ports = (1..=MAX_PORTS as u16).collect();
+        cfg.validate().expect("256 ports");
+        cfg.pools[0].ports.push(9999);
+        assert_eq!(cfg.validate().expect_err("257 ports").field(), "ports");
+    }
+
+    #[test]
     fn rejects_unknown_keys_and_bad_values() {
         assert!(toml::from_str::<LbConfig>("[[pools]]\nname = \"a\"\nvipp = \"10.0.0.1\"").is_err());
         assert!(toml::from_str::<LbConfig>("[[pools]]\nname = \"a\"\nalgorithm = \"fastest\"").is_err());
         assert!(toml::from_str::<LbConfig>("[[pools]]\nname = \"a\"\nvip_mac = \"zz\"").is_err());
         let mut cfg: LbConfig = toml::from_str(SAMPLE).expect("sample parses");
         cfg.pools[0].backends[1].weight = 0;
-        assert!(matches!(cfg.validate(), Err(LbConfigError::ZeroWeight { .. })));
+        let err = cfg.validate().expect_err("weight 0");
+        assert_eq!(err.field(), "backends[1].weight", "{err}");
         let mut cfg: LbConfig = toml::from_str(SAMPLE).expect("sample parses");
         cfg.pools.push(cfg.pools[0].clone());
         assert_eq!(cfg.validate(), Err(LbConfigError::DuplicateName("resnet".into())));
         cfg.pools[1].name = "other".into();
         assert!(matches!(cfg.validate(), Err(LbConfigError::DuplicateVip { port: 8000, .. })));
         let mut cfg: LbConfig = toml::from_str(SAMPLE).expect("sample parses");
+        // Backends are named by address in REST paths and metrics: one address, one backend, even
+        // on another port.
         cfg.pools[0].backends[1].ip = Ipv4Addr::new(10, 0, 0, 11);
-        assert!(matches!(cfg.validate(), Err(LbConfigError::DuplicateBackend { .. })));
+        cfg.pools[0].backends[1].port = 9000;
+        let err = cfg.validate().expect_err("duplicate address");
+        assert_eq!(err.field(), "backends[1].ip", "{err}");
+        assert!(err.to_string().contains("10.0.0.11 is listed twice"), "{err}");
         // A transition that could end before its rules idle out is a typo; 0 turns transitions off.
         let cfg: LbConfig = toml::from_str("transition_idle_s = 5\ntransition_max_s = 3").expect("parses");
         let err = cfg.validate().expect_err("max below idle");
@@ -466,7 +550,7 @@ mod tests {
         let cfg: LbConfig = toml::from_str("conntrack_idle_s = 1").expect("parses");
         let err = cfg.validate().expect_err("idle too short");
         assert_eq!(
-            (err.field(), err.to_string().as_str()),
+            (err.field().as_str(), err.to_string().as_str()),
             ("conntrack_idle_s", "lb.conntrack_idle_s must be at least 2, got 1")
         );
     }

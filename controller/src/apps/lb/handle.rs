@@ -28,9 +28,12 @@ pub enum LbError {
     DuplicateVip(String),
     #[error("pool {pool:?} already has backend {ip}")]
     DuplicateBackend { pool: String, ip: Ipv4Addr },
+    /// Removing the backend would leave its pool with none.
+    #[error("{ip} is pool {pool:?}'s last backend: a pool needs one (delete the pool instead)")]
+    LastBackend { pool: String, ip: Ipv4Addr },
     /// A value is not acceptable; `field` names the JSON key.
     #[error("{message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid { field: String, message: String },
     #[error("the load balancer app is not running")]
     Stopped,
 }
@@ -40,16 +43,20 @@ impl LbError {
     pub fn status(&self) -> u16 {
         match self {
             LbError::UnknownPool(_) | LbError::UnknownBackend { .. } => 404,
-            LbError::DuplicatePool(_) | LbError::DuplicateVip(_) | LbError::DuplicateBackend { .. } => 409,
+            LbError::DuplicatePool(_)
+            | LbError::DuplicateVip(_)
+            | LbError::DuplicateBackend { .. }
+            | LbError::LastBackend { .. } => 409,
             LbError::Invalid { .. } => 400,
             LbError::Stopped => 503,
         }
     }
 
     /// The JSON key the error is about, if any.
-    pub fn field(&self) -> Option<&'static str> {
+    pub fn field(&self) -> Option<&str> {
         match self {
             LbError::Invalid { field, .. } => Some(field),
+            LbError::LastBackend { .. } => Some("ip"),
             LbError::DuplicatePool(_) => Some("name"),
             LbError::DuplicateVip(_) => Some("vip"),
             LbError::DuplicateBackend { .. } => Some("ip"),

@@ -218,7 +218,7 @@ impl Pool {
     /// Adds a backend at run time. Ids are never reused while the pool lives, so cookies of a removed
     /// backend's rules cannot be mistaken for the new one's.
     pub fn add_backend(&mut self, spec: BackendConfig) -> Result<BackendId, PoolAddError> {
-        spec.validate(&self.config.name).map_err(PoolAddError::Invalid)?;
+        spec.validate(&self.config.name, self.config.vip).map_err(PoolAddError::Invalid)?;
         if self.backends.iter().any(|b| b.spec.ip == spec.ip) {
             return Err(PoolAddError::Duplicate(spec.ip));
         }

@@ -13,7 +13,7 @@ use ofproto::instruction::Instruction;
 use serde_json::Value;
 
 use super::matching::{oxm_from_json, set_field_str};
-use super::{BodyError, Obj, Reserved, base64_decode, base64_encode};
+use super::{BodyError, Obj, Reserved, base64_encode, experimenter_data};
 
 const U8: u64 = u8::MAX as u64;
 const U16: u64 = u16::MAX as u64;
@@ -45,26 +45,13 @@ pub fn action_from_json(obj: Obj<'_>) -> Result<Option<Action>, BodyError> {
         "SET_FIELD" => {
             let field = obj.str("field")?.ok_or_else(|| BodyError::new(obj.field("field"), "missing"))?;
             let value = obj.get("value").ok_or_else(|| BodyError::new(obj.field("value"), "missing"))?;
-            Action::SetField(oxm_from_json(field, value, &obj.field("value"), true)?)
+            Action::SetField(oxm_from_json(field, value, (&obj.field("field"), &obj.field("value")), true)?)
         }
         "PUSH_PBB" => Action::PushPbb(ethertype()?),
         "POP_PBB" => Action::PopPbb,
         "EXPERIMENTER" => {
             let experimenter = obj.required_uint("experimenter", U32)? as u32;
-            let data = obj.str("data")?.unwrap_or("");
-            let data = match obj.str("data_type")?.unwrap_or("ascii") {
-                "ascii" => data.as_bytes().to_vec(),
-                "base64" => {
-                    base64_decode(data).ok_or_else(|| BodyError::new(obj.field("data"), "invalid base64"))?
-                }
-                other => {
-                    return Err(BodyError::new(
-                        obj.field("data_type"),
-                        format!("expected ascii or base64, got {other:?}"),
-                    ));
-                }
-            };
-            Action::Experimenter { experimenter, data: Bytes::from(data) }
+            Action::Experimenter { experimenter, data: Bytes::from(experimenter_data(obj)?) }
         }
         "WRITE_ACTIONS" | "CLEAR_ACTIONS" | "GOTO_TABLE" | "WRITE_METADATA" | "METER" => return Ok(None),
         other => return Err(BodyError::new(obj.field("type"), format!("unknown action type {other:?}"))),

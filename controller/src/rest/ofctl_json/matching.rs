@@ -30,7 +30,7 @@ pub fn match_from_json(obj: Obj<'_>) -> Result<Match, BodyError> {
         }
         let path = obj.field(key);
         let name = canonical_name(key, eth_type_is_arp, obj, &path)?;
-        let oxm = oxm_from_json(&name, value, &path, false)?;
+        let oxm = oxm_from_json(&name, value, (&path, &path), false)?;
         if let Some(field) = oxm.basic_field()
             && m.get(field).is_some()
         {
@@ -169,8 +169,15 @@ fn vlan_vid(v: &Value, maskable: bool, path: &str) -> Result<(u16, Option<u16>),
     Ok((value as u16, mask.map(|m| m as u16)))
 }
 
-/// One OXM from its name and JSON value. `set_field` values take no mask (OF1.3.5 §7.2.5).
-pub fn oxm_from_json(name: &str, v: &Value, path: &str, set_field: bool) -> Result<Oxm, BodyError> {
+/// One OXM from its name and JSON value; errors name `name_path` for an unknown field and `path` for
+/// a bad value (the same key in a match, `field` and `value` in a SET_FIELD action). `set_field`
+/// values take no mask (OF1.3.5 §7.2.5).
+pub fn oxm_from_json(
+    name: &str,
+    v: &Value,
+    (name_path, path): (&str, &str),
+    set_field: bool,
+) -> Result<Oxm, BodyError> {
     let m = !set_field;
     const U8: u64 = u8::MAX as u64;
     const U16: u64 = u16::MAX as u64;
@@ -266,7 +273,7 @@ pub fn oxm_from_json(name: &str, v: &Value, path: &str, set_field: bool) -> Resu
             let (value, mask) = masked_uint(v, 0x1ff, m, path)?;
             Oxm::Ipv6Exthdr(value as u16, mask.map(|x| x as u16))
         }
-        other => return Err(BodyError::new(path, format!("unknown match field {other:?}"))),
+        other => return Err(BodyError::new(name_path, format!("unknown match field {other:?}"))),
     })
 }
 
@@ -425,7 +432,8 @@ mod tests {
         assert!(parse(json!({"ipv4_src": "1.2.3.4/33"})).is_err());
         assert!(parse(json!({"in_port": "LOCAL"})).is_ok());
         assert!(
-            oxm_from_json("ipv4_dst", &json!("10.0.0.0/8"), "actions[0].value", true).is_err(),
+            oxm_from_json("ipv4_dst", &json!("10.0.0.0/8"), ("actions[0].field", "actions[0].value"), true)
+                .is_err(),
             "set-field takes no mask"
         );
     }

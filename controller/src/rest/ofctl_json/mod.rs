@@ -286,6 +286,23 @@ impl Reserved {
     }
 }
 
+/// The `data` of an experimenter action or message, as `data_type` says: `ascii` (the default) or
+/// `base64` (Ryu's `ofctl_v1_3`). Ryu encodes ascii data with Python's `str.encode('ascii')`, so
+/// text outside ASCII is refused here as there.
+pub fn experimenter_data(obj: Obj<'_>) -> Result<Vec<u8>, BodyError> {
+    let data = obj.str("data")?.unwrap_or("");
+    match obj.str("data_type")?.unwrap_or("ascii") {
+        "ascii" if data.is_ascii() => Ok(data.as_bytes().to_vec()),
+        "ascii" => {
+            Err(BodyError::new(obj.field("data"), "not ASCII (send other bytes with data_type base64)"))
+        }
+        "base64" => base64_decode(data).ok_or_else(|| BodyError::new(obj.field("data"), "invalid base64")),
+        other => {
+            Err(BodyError::new(obj.field("data_type"), format!("expected ascii or base64, got {other:?}")))
+        }
+    }
+}
+
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard base64 with padding (what Python's `base64.b64encode` produces).

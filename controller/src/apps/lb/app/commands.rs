@@ -85,6 +85,9 @@ impl LbApp {
     }
 
     async fn add_pool(&mut self, config: PoolConfig) -> Result<PoolStats, LbError> {
+        if config.name.is_empty() {
+            return Err(LbError::Invalid { field: "name".into(), message: "name must not be empty".into() });
+        }
         // Validate against the pools already running, as if the config file listed them all.
         let mut all = LbConfig {
             pools: self.pools.values().map(|e| e.pool.config().clone()).collect(),
@@ -95,7 +98,7 @@ impl LbApp {
         let id = (0..u16::MAX)
             .map(PoolId)
             .find(|id| !self.pools.contains_key(id))
-            .ok_or(LbError::Invalid { field: "name", message: "no pool id left".into() })?;
+            .ok_or(LbError::Invalid { field: "name".into(), message: "no pool id left".into() })?;
         let pool = Pool::new(id, config)?;
         tracing::info!(pool = pool.name(), vip = %pool.vip(), algorithm = %pool.algorithm(), "lb: pool added");
         self.insert_pool(pool);
@@ -154,6 +157,9 @@ impl LbApp {
         let id = self.pool_id(pool)?;
         let backend = self.backend_id(id, ip)?;
         let entry = self.pools.get_mut(&id).ok_or_else(|| LbError::UnknownPool(pool.to_string()))?;
+        if entry.pool.backends().len() == 1 {
+            return Err(LbError::LastBackend { pool: pool.to_string(), ip });
+        }
         if let Some((_, token)) = entry.probes.remove(&backend) {
             token.cancel();
         }
@@ -177,13 +183,13 @@ impl LbApp {
         let backend = self.backend_id(id, ip)?;
         if patch.weight == Some(0) {
             return Err(LbError::Invalid {
-                field: "weight",
+                field: "weight".into(),
                 message: "weight must be 1..=65535 (drain a backend with {\"draining\": true})".into(),
             });
         }
         if patch.weight.is_none() && patch.draining.is_none() {
             return Err(LbError::Invalid {
-                field: "weight",
+                field: "weight".into(),
                 message: "nothing to change: give weight and/or draining".into(),
             });
         }
