@@ -85,6 +85,12 @@ pub struct ServeArgs {
     /// Largest accepted image, in pixels (checked from the header before decoding).
     #[arg(long, default_value_t = 24_000_000)]
     pub max_pixels: u64,
+    /// Seconds a client may take to send a request's headers, and again its body (then 408).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub read_timeout: u64,
+    /// Seconds to let in-flight requests finish after SIGINT or SIGTERM before closing them.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub drain_timeout: u64,
     /// Batch plan strategy for tract (per-size measured ~5x faster than symbolic; see docs/performance.md).
     #[arg(long, value_enum, default_value_t = BatchPlans::PerSize)]
     pub batch_plans: BatchPlans,
@@ -113,6 +119,18 @@ pub struct NodeConfig {
     pub cache_size: usize,
     pub max_body_bytes: usize,
     pub max_pixels: u64,
+    /// How long a client may take to send the headers, and again the body, of a request.
+    pub read_timeout: Duration,
+    /// How long shutdown waits for in-flight requests.
+    pub drain_timeout: Duration,
+}
+
+impl NodeConfig {
+    /// `/predict` requests admitted at once: as many as can wait in the queue plus those the
+    /// workers run. Further ones get 503 before their body is read.
+    pub fn admission_limit(&self) -> usize {
+        self.batcher.queue_capacity + self.batcher.workers * self.batcher.max_batch
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +200,9 @@ impl ServeArgs {
         if self.max_body_bytes == 0 || self.max_pixels == 0 {
             return invalid("--max-body-bytes and --max-pixels must be positive");
         }
+        if self.read_timeout == 0 {
+            return invalid("--read-timeout must be at least 1 second");
+        }
         let workers = self
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -199,6 +220,8 @@ impl ServeArgs {
             cache_size: self.cache_size,
             max_body_bytes: self.max_body_bytes,
             max_pixels: self.max_pixels,
+            read_timeout: Duration::from_secs(self.read_timeout),
+            drain_timeout: Duration::from_secs(self.drain_timeout),
         })
     }
 }

@@ -26,13 +26,15 @@ pub enum ApiError {
     Image(#[from] ImageInputError),
     #[error("the request body is over the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("the request body did not arrive within {0:?}")]
+    RequestTimeout(std::time::Duration),
     #[error("method not allowed on this route")]
     MethodNotAllowed,
     #[error("no such route")]
     NotFound,
     #[error("the model is still loading; retry shortly")]
     NotReady,
-    #[error("the inference queue is full ({capacity} requests waiting); retry shortly")]
+    #[error("the node is full ({capacity} requests queued or admitted); retry shortly")]
     Overloaded { capacity: usize },
     #[error("the node is shutting down")]
     ShuttingDown,
@@ -54,6 +56,7 @@ impl ApiError {
                 ImageInputError::Corrupt(_) => StatusCode::BAD_REQUEST,
             },
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::NotReady | ApiError::Overloaded { .. } | ApiError::ShuttingDown => {
@@ -74,6 +77,7 @@ impl ApiError {
             ApiError::Image(ImageInputError::TooManyPixels { .. }) => "image_too_large",
             ApiError::Image(ImageInputError::Corrupt(_)) => "corrupt_image",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::NotFound => "not_found",
             ApiError::NotReady => "loading",

@@ -21,10 +21,15 @@ pub mod state;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 pub use config::NodeConfig;
@@ -43,6 +48,53 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::observe))
         .with_state(state)
+}
+
+/// Accepts connections until `stop` resolves, then lets open requests finish for up to `drain`.
+///
+/// This is `axum::serve` with two limits it does not offer: a client must send a request's headers
+/// within `read_timeout` (a stalled or half-sent request would otherwise hold its connection for
+/// ever), and shutdown does not wait for ever on a client that never finishes its request.
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    stop: impl Future<Output = ()> + Send + 'static,
+    read_timeout: Duration,
+    drain: Duration,
+) {
+    let mut builder = ConnectionBuilder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(read_timeout);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(stop);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut stop => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a little rather than spin.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(drain) => {
+            tracing::warn!(drain_s = drain.as_secs(), "requests still open after the drain timeout; closing them");
+        }
+    }
 }
 
 /// Serves the node on `listener` until `shutdown` resolves (or the model fails to load), then
@@ -81,7 +133,8 @@ pub async fn run(
         }
     };
     tracing::info!(listen = %listener.local_addr()?, "serving");
-    axum::serve(listener, app(state.clone())).with_graceful_shutdown(stop).await?;
+    let config = state.config();
+    serve(listener, app(state.clone()), stop, config.read_timeout, config.drain_timeout).await;
     let drain = state.clone();
     tokio::task::spawn_blocking(move || drain.shutdown()).await?;
     let failure = load_failure.lock().ok().and_then(|mut f| f.take());

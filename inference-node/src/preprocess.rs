@@ -62,6 +62,11 @@ pub fn decode(bytes: &[u8], probe: ImageProbe) -> Result<RgbImage, ImageInputErr
 /// Decodes a probed image in the decoder's own pixel layout (no RGBA→RGB or grey→RGB copy;
 /// [`Preprocessing::apply_image`] reads 8-bit grey, grey+alpha, RGB and RGBA directly).
 pub fn decode_any(bytes: &[u8], probe: ImageProbe) -> Result<DynamicImage, ImageInputError> {
+    // The JPEG decoder fills what a truncated file lacks with grey, as browsers do, and would
+    // classify that grey; a cut-off upload is an error here, found before the decode costs anything.
+    if probe.format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(ImageInputError::Corrupt("the JPEG ends before its end-of-image marker".into()));
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), probe.format);
     let mut limits = Limits::default();
     limits.max_image_width = Some(probe.width);
@@ -78,6 +83,54 @@ pub fn decode_any(bytes: &[u8], probe: ImageProbe) -> Result<DynamicImage, Image
         ImageError::Unsupported(u) => ImageInputError::UnsupportedFormat(u.to_string()),
         other => ImageInputError::Corrupt(other.to_string()),
     })
+}
+
+/// Whether a JPEG's segments and scans run to its end-of-image marker (ITU T.81 §B.2): walks
+/// the marker segments by their lengths (so a thumbnail inside an APP segment is skipped), and each
+/// scan's entropy-coded data to the next marker that is not stuffing (`FF 00`), a restart or fill.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    const SOS: u8 = 0xda;
+    const EOI: u8 = 0xd9;
+    let is_rst = |m: u8| (0xd0..=0xd7).contains(&m);
+    let mut i = 2; // after SOI
+    loop {
+        // Some encoders leave bytes between segments: go to the next marker.
+        let Some(ff) = bytes.get(i..).and_then(|rest| rest.iter().position(|&b| b == 0xff)) else {
+            return false;
+        };
+        i += ff;
+        while bytes.get(i) == Some(&0xff) {
+            i += 1;
+        }
+        let Some(&marker) = bytes.get(i) else { return false };
+        i += 1;
+        match marker {
+            EOI => return true,
+            m if is_rst(m) || m == 0x01 => continue,
+            _ => {}
+        }
+        let Some(len) = bytes.get(i..i + 2).map(|l| usize::from(u16::from_be_bytes([l[0], l[1]]))) else {
+            return false;
+        };
+        if len < 2 {
+            return false;
+        }
+        i += len;
+        if marker == SOS {
+            // Entropy-coded data up to the next marker.
+            loop {
+                let Some(ff) = bytes.get(i..).and_then(|rest| rest.iter().position(|&b| b == 0xff)) else {
+                    return false;
+                };
+                i += ff;
+                match bytes.get(i + 1) {
+                    None => return false,
+                    Some(&next) if next == 0x00 || next == 0xff || is_rst(next) => i += 1,
+                    Some(_) => break,
+                }
+            }
+        }
+    }
 }
 
 /// The 8-bit pixels of `image` as a [`PixelView`], or `None` for 16-bit and float layouts.
@@ -283,6 +336,38 @@ mod tests {
         assert_eq!((probe.format, probe.width, probe.height), (ImageFormat::Png, 5, 3));
         assert_eq!(super::probe(b"hello, world", 100), Err(ImageInputError::NotAnImage));
         assert!(matches!(super::probe(&bytes, 14), Err(ImageInputError::TooManyPixels { .. })));
+    }
+
+    fn jpeg_bytes(image: &RgbImage, progressive_like_restarts: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90);
+        if progressive_like_restarts {
+            // A comment segment holding FF D9 must not end the walk early.
+            encoder.encode_image(image).expect("encode");
+            let mut with_comment = out[..2].to_vec();
+            with_comment.extend_from_slice(&[0xff, 0xfe, 0x00, 0x06, 0xff, 0xd9, 0xff, 0xd9]);
+            with_comment.extend_from_slice(&out[2..]);
+            return with_comment;
+        }
+        encoder.encode_image(image).expect("encode");
+        out
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_corrupt_not_grey() {
+        let image = RgbImage::from_fn(64, 48, |x, y| Rgb([(x * 4) as u8, (y * 5) as u8, 90]));
+        for bytes in [jpeg_bytes(&image, false), jpeg_bytes(&image, true)] {
+            let probe = probe(&bytes, 1 << 20).expect("probe");
+            assert_eq!(decode(&bytes, probe).expect("whole file").dimensions(), (64, 48));
+            // Data after the end-of-image marker (camera trailers) is fine.
+            let mut trailer = bytes.clone();
+            trailer.extend_from_slice(b"trailer");
+            decode(&trailer, probe).expect("trailing bytes");
+            for cut in [bytes.len() / 3, bytes.len() / 2, bytes.len() - 2, bytes.len() - 1] {
+                let result = decode(&bytes[..cut], probe);
+                assert!(matches!(result, Err(ImageInputError::Corrupt(_))), "cut {cut}: {result:?}");
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
 use crate::cache::ResultCache;
 use crate::config::NodeConfig;
 use crate::engine::Engine;
@@ -22,12 +24,15 @@ struct Inner {
     engine: OnceLock<Engine>,
     load_error: OnceLock<String>,
     started: Instant,
+    /// `/predict` requests admitted at once (see [`AppState::admit`]).
+    admission: Arc<Semaphore>,
 }
 
 impl AppState {
     /// State for a node whose model is not loaded yet (`/health` says `loading`).
     pub fn new(config: NodeConfig) -> Self {
         let cache = ResultCache::new(config.cache_size);
+        let admission = Arc::new(Semaphore::new(config.admission_limit()));
         AppState {
             inner: Arc::new(Inner {
                 config,
@@ -36,6 +41,7 @@ impl AppState {
                 engine: OnceLock::new(),
                 load_error: OnceLock::new(),
                 started: Instant::now(),
+                admission,
             }),
         }
     }
@@ -93,6 +99,19 @@ impl AppState {
 
     pub fn uptime(&self) -> std::time::Duration {
         self.inner.started.elapsed()
+    }
+
+    /// A place for one `/predict` request, or `None` when [`NodeConfig::admission_limit`] requests
+    /// are already being read, queued or run. Taken before the body is read, so a request the node
+    /// cannot serve is refused without buffering it: memory stays under that limit times
+    /// `max_body_bytes`.
+    pub fn admit(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.inner.admission).try_acquire_owned().ok()
+    }
+
+    /// `/predict` requests admitted now (reading their body, waiting for or in a worker).
+    pub fn admitted(&self) -> usize {
+        self.inner.config.admission_limit() - self.inner.admission.available_permits()
     }
 
     /// Finishes queued inference jobs and stops the workers.

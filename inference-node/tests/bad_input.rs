@@ -114,6 +114,12 @@ async fn bad_inputs_get_json_errors_with_the_right_status() {
     let truncated = &chelsea[..chelsea.len() / 2];
     assert_error(&node.post_image("/predict", "image/png", truncated).await, 400, "corrupt_image");
     assert_error(&node.post_image("/predict", "image/png", &chelsea[..30]).await, 400, "corrupt_image");
+    // A cut-off JPEG too: its decoder would fill the rest with grey and classify that.
+    let rocket = sample("rocket.jpg");
+    for cut in [rocket.len() / 10, rocket.len() / 2, rocket.len() - 2] {
+        assert_error(&node.post_image("/predict", "image/jpeg", &rocket[..cut]).await, 400, "corrupt_image");
+    }
+    assert_eq!(node.post_image("/predict", "image/jpeg", &rocket).await.status, 200);
 
     assert_error(&node.post_image("/predict", "image/png", &png_bomb()).await, 413, "image_too_large");
 

@@ -57,7 +57,7 @@ async fn health_is_loading_until_warm_up_then_ok() {
     let (status, json, _) = call(&state, get("/health")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json["status"], "ok");
-    assert_eq!(json["in_flight"], 1, "the health request itself");
+    assert_eq!(json["in_flight"], 0, "predictions admitted (not the health request itself)");
     assert_eq!(json["queue_depth"], 0);
 
     let (status, json, _) = call(&state, post().expect("request")).await;
@@ -149,4 +149,73 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
         rudder_node::http_client::request(addr, "GET", "/health", &[], &[]).await.is_err(),
         "no longer listening"
     );
+}
+
+/// A request whose body never arrives: the headers, then 3 bytes of a declared 100 000.
+async fn stalled_upload(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head =
+        "POST /predict HTTP/1.1\r\nHost: node\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.expect("write");
+    stream.write_all(&[0x89, b'P', b'N']).await.expect("write");
+    stream
+}
+
+/// The status line of the response `stream` gets within `within`, or `None` if the connection
+/// was closed without one.
+async fn status_within(stream: &mut tokio::net::TcpStream, within: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(within, stream.read(&mut buf))
+        .await
+        .expect("an answer or a close in time")
+        .ok()?;
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    text.lines().next().map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_clients_are_refused_timed_out_and_cut_at_shutdown() {
+    common::models_dir();
+    // One worker, one queue slot, batches of one: two /predict requests are admitted at once.
+    let limits = ["--workers", "1", "--queue-capacity", "1", "--max-batch", "1", "--read-timeout", "2"];
+    let node = Node::ready(&limits).await;
+    let mut first = stalled_upload(node.addr).await;
+    let mut second = stalled_upload(node.addr).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let health = node.get("/health").await.expect("health").json().expect("json");
+    assert_eq!(health["in_flight"], 2, "{health}");
+    // A third is refused before its body is read: memory stays bounded by the admitted ones.
+    let mut third = stalled_upload(node.addr).await;
+    let status = status_within(&mut third, Duration::from_millis(1500)).await;
+    assert_eq!(status.as_deref(), Some("HTTP/1.1 503 Service Unavailable"));
+    // The two stalled bodies time out with 408, and free their places.
+    for stream in [&mut first, &mut second] {
+        let status = status_within(stream, Duration::from_secs(5)).await;
+        assert_eq!(status.as_deref(), Some("HTTP/1.1 408 Request Timeout"));
+    }
+    let health = node.get("/health").await.expect("health").json().expect("json");
+    assert_eq!(health["in_flight"], 0, "{health}");
+    // Half-sent headers: the connection is closed after the read timeout.
+    let mut half = tokio::net::TcpStream::connect(node.addr).await.expect("connect");
+    tokio::io::AsyncWriteExt::write_all(&mut half, b"POST /predict HTTP/1.1\r\nHost:").await.expect("write");
+    let started = std::time::Instant::now();
+    let _ = status_within(&mut half, Duration::from_secs(6)).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "closed after {:?}", started.elapsed());
+
+    // Shutdown waits for a stalled client only up to the drain timeout.
+    let mut node = Node::ready(&["--read-timeout", "120", "--drain-timeout", "1"]).await;
+    let _stalled = stalled_upload(node.addr).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    node.signal("TERM");
+    let deadline = std::time::Instant::now() + Duration::from_secs(8);
+    let status = loop {
+        if let Some(status) = node.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "node did not exit after the drain timeout");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "exit status {status}");
 }

@@ -14,7 +14,8 @@ pub struct Health {
     pub status: &'static str,
     pub model: super::predict::ModelRef,
     pub node_id: String,
-    pub in_flight: i64,
+    /// `/predict` requests admitted: reading their body, queued, or running.
+    pub in_flight: usize,
     pub queue_depth: usize,
     pub requests_served: u64,
     pub p50_ms: Option<f64>,
@@ -36,7 +37,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         status,
         model: super::predict::ModelRef { name: model.name.clone(), version: model.version.clone() },
         node_id: state.config().node_id.clone(),
-        in_flight: metrics.in_flight.get(),
+        in_flight: state.admitted(),
         queue_depth: engine.map_or(0, |e| e.queue_depth()),
         requests_served: metrics.predictions_served.load(std::sync::atomic::Ordering::Relaxed),
         p50_ms: percentiles.map(|p| p.0),

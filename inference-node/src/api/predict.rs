@@ -70,7 +70,13 @@ pub async fn predict(
     let started = Instant::now();
     let engine = state.engine().ok_or(ApiError::NotReady)?;
     let k = parse_top_k(request.uri())?;
-    let bytes = read_image_body(&state, request).await?;
+    // Held until the answer is sent; without a place the body is not read at all.
+    let _admitted =
+        state.admit().ok_or(ApiError::Overloaded { capacity: state.config().admission_limit() })?;
+    let read_timeout = state.config().read_timeout;
+    let bytes = tokio::time::timeout(read_timeout, read_image_body(&state, request))
+        .await
+        .map_err(|_| ApiError::RequestTimeout(read_timeout))??;
     if bytes.is_empty() {
         return Err(ApiError::EmptyBody);
     }
@@ -82,15 +88,16 @@ pub async fn predict(
             (probs, Duration::ZERO, Duration::ZERO, Duration::ZERO, true)
         }
         None => {
-            if state.cache().enabled() {
-                state.metrics().cache_misses.inc();
-            }
             let probe = preprocess::probe(&bytes, state.config().max_pixels)?;
             let (reply, answer) = oneshot::channel();
             engine.submit(InferenceJob { bytes, probe, reply }).map_err(|e| match e {
                 SubmitError::QueueFull { capacity } => ApiError::Overloaded { capacity },
                 SubmitError::Closed => ApiError::ShuttingDown,
             })?;
+            // A miss is an image that went to the model, not one refused before it.
+            if state.cache().enabled() {
+                state.metrics().cache_misses.inc();
+            }
             let classified = answer
                 .await
                 .map_err(|_| ApiError::Internal("worker dropped the job".into()))?
