@@ -13,6 +13,7 @@ use ofproto::types::FixedStr;
 use ofproto::{MacAddr, Message, PortNo};
 use rudder_controller::bench::emulated::{EmulatedSwitch, EmulatorError, ethernet_frame};
 use rudder_controller::ofp::RequestError;
+use rudder_controller::ofp::datapath::MAX_MULTIPART_REPLY;
 use rudder_controller::{Config, Controller};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -295,5 +296,76 @@ async fn requests_match_replies_and_reassemble_multipart() {
         }
         other => panic!("expected DESC, got {other:?}"),
     }
+
+    // A reply whose REPLY_MORE parts never end fails its request at the size limit instead of
+    // taking the controller's memory; the connection stays.
+    let requester = tokio::spawn({
+        let dp = dp.clone();
+        async move { dp.request(&Message::MultipartRequest(MultipartRequest::port_desc())).await }
+    });
+    let xid = recv_until(&mut sw, |xid, m| matches!(m, Message::MultipartRequest(_)).then_some(xid)).await;
+    let mut endless = MultipartReply::new(MultipartReplyBody::PortDesc(vec![sw.ports[0].clone(); 1000]));
+    endless.flags = 1; // OFPMPF_REPLY_MORE
+    let endless = Message::MultipartReply(endless);
+    let mut sent = 0;
+    while !requester.is_finished() {
+        assert!(sent < 2 * MAX_MULTIPART_REPLY, "no limit after {sent} bytes");
+        sw.send_xid(xid, &endless).await.unwrap();
+        sent += 64_016;
+    }
+    match requester.await.unwrap() {
+        Err(RequestError::Multipart(m)) => assert!(m.contains("64 MiB"), "{m}"),
+        other => panic!("expected the size limit, got {other:?}"),
+    }
+    assert!(sent >= MAX_MULTIPART_REPLY, "failed early, after {sent} bytes");
+    let requester = tokio::spawn({
+        let dp = dp.clone();
+        async move { dp.request(&Message::MultipartRequest(MultipartRequest::desc())).await }
+    });
+    let xid = recv_until(&mut sw, |xid, m| {
+        matches!(m, Message::MultipartRequest(ref r) if r.body != MultipartRequestBody::PortDesc)
+            .then_some(xid)
+    })
+    .await;
+    let reply = MultipartReply::new(MultipartReplyBody::Desc(Box::new(desc)));
+    sw.send_xid(xid, &Message::MultipartReply(reply)).await.unwrap();
+    assert!(requester.await.unwrap().is_ok(), "the connection still serves requests");
+    ctl.stop().await;
+}
+
+/// A switch that stops reading fills its own queue; the app must not wait on it, so the other
+/// switches keep being served, a new switch still comes up, and the stuck one is disconnected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switch_that_stops_reading_does_not_stall_the_others() {
+    let mut config = Config::default();
+    config.openflow.echo_interval_ms = 200;
+    config.openflow.echo_missed_limit = 2;
+    let ctl = start(config).await;
+    let mut stuck = EmulatedSwitch::connect(ctl.addr, 0x51, 2).await.unwrap();
+    let mut busy = EmulatedSwitch::connect(ctl.addr, 0x52, 2).await.unwrap();
+    // Enough flooded broadcasts that the PACKET_OUTs fill the socket buffers and the queue, none
+    // of which `stuck` reads.
+    let frame = ethernet_frame(MacAddr::BROADCAST, mac(7), 1400);
+    for _ in 0..12_000 {
+        stuck.send(&EmulatedSwitch::packet_in(1, frame.clone())).await.unwrap();
+    }
+    let flooded = |_, msg| matches!(msg, Message::PacketOut(_)).then_some(());
+    for n in 0..3 {
+        busy.send(&EmulatedSwitch::packet_in(1, ethernet_frame(MacAddr::BROADCAST, mac(8 + n), 64)))
+            .await
+            .unwrap();
+        recv_until(&mut busy, flooded).await;
+    }
+    let mut late = EmulatedSwitch::connect(ctl.addr, 0x53, 2).await.unwrap();
+    late.send(&EmulatedSwitch::packet_in(1, ethernet_frame(MacAddr::BROADCAST, mac(20), 64))).await.unwrap();
+    recv_until(&mut late, flooded).await;
+    // `busy` keeps reading (and so answering echoes) while `stuck` misses its echoes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while ctl.controller.registry.get(0x51).is_some() {
+        assert!(std::time::Instant::now() < deadline, "the stuck switch was not disconnected");
+        let _ = busy.recv_timeout(Duration::from_millis(50)).await;
+    }
+    assert!(ctl.controller.registry.get(0x52).is_some(), "a reading switch stays connected");
+    drop(stuck);
     ctl.stop().await;
 }

@@ -218,8 +218,11 @@ impl App for L2Switch {
                 let Some(in_port) = packet_in.in_port() else { return };
                 let decision = self.macs.learn_and_decide(dp.dpid(), in_port, &packet_in.data);
                 let msgs = self.messages.prepare(&decision, packet_in, in_port);
-                if !msgs.is_empty() && dp.send_all_in(&mut self.arena, msgs).await.is_err() {
-                    debug!(dpid = dp.dpid(), "switch gone while forwarding");
+                // Never wait for one switch's queue: the app serves them all.
+                if !msgs.is_empty()
+                    && let Err(e) = dp.try_send_all_in(&mut self.arena, msgs)
+                {
+                    debug!(dpid = dp.dpid(), cause = %e, "forwarding decision dropped");
                 }
                 self.messages.release();
             }

@@ -234,6 +234,13 @@ fn xid_of(bytes: &[u8]) -> u32 {
 
 /// Writes queued bytes, coalescing whatever is already queued into one write. When the connection is
 /// closed it flushes what is still queued (bounded by a timeout) before shutting the socket.
+/// Most ports a switch may describe at the handshake (Open vSwitch allows 65280 per bridge).
+const MAX_PORTS: usize = 65_536;
+
+/// How long one write to a switch may wait for the socket to drain before the switch is taken for
+/// one that stopped reading.
+const WRITE_STALL: Duration = Duration::from_secs(10);
+
 async fn write_loop(mut wr: SwitchWriter, mut rx: mpsc::Receiver<Bytes>, closed: CancellationToken) {
     let mut batch = BytesMut::with_capacity(64 * 1024);
     loop {
@@ -256,9 +263,23 @@ async fn write_loop(mut wr: SwitchWriter, mut rx: mpsc::Receiver<Bytes>, closed:
                 Err(_) => break,
             }
         }
-        if let Err(e) = wr.write_all(&batch).await {
-            debug!(cause = %e, "write failed");
-            break;
+        // A peer that stops reading must not hold this task (and its connection) for ever: the
+        // write gives way when the connection closes (the read side's echo timeout), or when it
+        // makes no progress for WRITE_STALL.
+        let written = tokio::select! {
+            written = tokio::time::timeout(WRITE_STALL, wr.write_all(&batch)) => written,
+            () = closed.cancelled() => break,
+        };
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                debug!(cause = %e, "write failed");
+                break;
+            }
+            Err(_) => {
+                warn!(stalled_s = WRITE_STALL.as_secs(), "the switch does not read; closing the connection");
+                break;
+            }
         }
         batch.clear();
     }
@@ -352,6 +373,12 @@ async fn handshake(
                 let more = reply.is_more();
                 if let MultipartReplyBody::PortDesc(mut p) = reply.body {
                     ports.append(&mut p);
+                }
+                // A peer that sends REPLY_MORE parts for ever must not take the memory with it.
+                if ports.len() > MAX_PORTS {
+                    return Err(ConnectionError::Handshake(format!(
+                        "PORT_DESC lists over {MAX_PORTS} ports"
+                    )));
                 }
                 if !more {
                     break;
@@ -456,7 +483,7 @@ async fn read_loop(
                 if let Message::Error(_) = &msg {
                     ctx.metrics.errors.with_label_values(&[label]).inc();
                 }
-                let Some(msg) = dp.complete(header.xid, msg) else { continue };
+                let Some(msg) = dp.complete(header.xid, msg, frame.len()) else { continue };
                 match msg {
                     Message::PacketIn(packet_in) => {
                         packet_ins.inc();

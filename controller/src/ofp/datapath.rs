@@ -53,8 +53,18 @@ pub enum SendError {
 
 enum Pending {
     Single(oneshot::Sender<Result<Message, RequestError>>),
-    Multipart { tx: oneshot::Sender<Result<Message, RequestError>>, parts: Vec<MultipartReply> },
+    /// `bytes`: the wire size of the parts so far (see [`MAX_MULTIPART_REPLY`]).
+    Multipart {
+        tx: oneshot::Sender<Result<Message, RequestError>>,
+        parts: Vec<MultipartReply>,
+        bytes: usize,
+    },
 }
+
+/// Largest multipart reply reassembled, in wire bytes (a flow table of some 300 000 flows). A switch
+/// that sends REPLY_MORE parts without end would otherwise grow the controller's memory until the
+/// request times out.
+pub const MAX_MULTIPART_REPLY: usize = 64 << 20;
 
 struct Inner {
     dpid: u64,
@@ -191,11 +201,20 @@ impl DatapathHandle {
         }
     }
 
+    /// Waits for room in the outgoing queue, giving up when the connection closes: a switch that
+    /// stopped reading keeps its queue full until it is disconnected, and the caller (an app that
+    /// serves every switch) must not wait longer than that.
+    async fn queue(&self, bytes: Bytes) -> Result<(), SendError> {
+        tokio::select! {
+            sent = self.inner.tx.send(bytes) => sent.map_err(|_| SendError::Closed),
+            () = self.inner.closed.cancelled() => Err(SendError::Closed),
+        }
+    }
+
     /// Queues `msg` with a fresh xid, waiting for room if the queue is full. Returns the xid.
     pub async fn send(&self, msg: &Message) -> Result<u32, SendError> {
         let xid = self.next_xid();
-        let bytes = msg.to_bytes(xid);
-        self.inner.tx.send(bytes).await.map_err(|_| SendError::Closed)?;
+        self.queue(msg.to_bytes(xid)).await?;
         self.count_sent(msg);
         Ok(xid)
     }
@@ -218,7 +237,7 @@ impl DatapathHandle {
         for msg in msgs {
             msg.encode(self.next_xid(), &mut buf);
         }
-        self.inner.tx.send(buf.freeze()).await.map_err(|_| SendError::Closed)?;
+        self.queue(buf.freeze()).await?;
         msgs.iter().for_each(|m| self.count_sent(m));
         Ok(())
     }
@@ -233,7 +252,26 @@ impl DatapathHandle {
         for msg in msgs {
             msg.encode(self.next_xid(), arena);
         }
-        self.inner.tx.send(arena.split().freeze()).await.map_err(|_| SendError::Closed)?;
+        self.queue(arena.split().freeze()).await?;
+        msgs.iter().for_each(|m| self.count_sent(m));
+        Ok(())
+    }
+
+    /// Non-blocking variant of [`send_all_in`](Self::send_all_in), for packet-in paths: a full queue
+    /// (a switch that does not read) drops the messages rather than stalling the app for every
+    /// other switch. Nothing is encoded into the arena when the queue is already full.
+    pub fn try_send_all_in(&self, arena: &mut BytesMut, msgs: &[Message]) -> Result<(), SendError> {
+        let permit = self.inner.tx.try_reserve().map_err(|e| match e {
+            mpsc::error::TrySendError::Full(()) => SendError::Full,
+            mpsc::error::TrySendError::Closed(()) => SendError::Closed,
+        })?;
+        if arena.capacity() < 512 * msgs.len() {
+            arena.reserve(ARENA_CHUNK);
+        }
+        for msg in msgs {
+            msg.encode(self.next_xid(), arena);
+        }
+        permit.send(arena.split().freeze());
         msgs.iter().for_each(|m| self.count_sent(m));
         Ok(())
     }
@@ -266,7 +304,7 @@ impl DatapathHandle {
         let xid = self.next_xid();
         let (tx, rx) = oneshot::channel();
         let pending = match msg {
-            Message::MultipartRequest(_) => Pending::Multipart { tx, parts: Vec::new() },
+            Message::MultipartRequest(_) => Pending::Multipart { tx, parts: Vec::new(), bytes: 0 },
             _ => Pending::Single(tx),
         };
         self.lock_pending().insert(xid, pending);
@@ -295,9 +333,9 @@ impl DatapathHandle {
         self.inner.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Called by the connection's reader for every message. Returns the message back if nobody awaits
-    /// `xid`, so it is dispatched to apps as an event.
-    pub(crate) fn complete(&self, xid: u32, msg: Message) -> Option<Message> {
+    /// Called by the connection's reader for every message (`wire_len` bytes on the wire). Returns the
+    /// message back if nobody awaits `xid`, so it is dispatched to apps as an event.
+    pub(crate) fn complete(&self, xid: u32, msg: Message, wire_len: usize) -> Option<Message> {
         let mut pending = self.lock_pending();
         let Some(entry) = pending.remove(&xid) else {
             return Some(msg);
@@ -307,11 +345,19 @@ impl DatapathHandle {
             | (Pending::Multipart { tx, .. }, Message::Error(err)) => {
                 let _ = tx.send(Err(RequestError::Switch(Box::new(err))));
             }
-            (Pending::Multipart { tx, mut parts }, Message::MultipartReply(part)) => {
+            (Pending::Multipart { tx, mut parts, bytes }, Message::MultipartReply(part)) => {
                 let more = part.is_more();
+                let bytes = bytes + wire_len;
+                if bytes > MAX_MULTIPART_REPLY {
+                    let _ = tx.send(Err(RequestError::Multipart(format!(
+                        "reply over {} MiB; its remaining parts are ignored",
+                        MAX_MULTIPART_REPLY >> 20
+                    ))));
+                    return None;
+                }
                 parts.push(part);
                 if more {
-                    pending.insert(xid, Pending::Multipart { tx, parts });
+                    pending.insert(xid, Pending::Multipart { tx, parts, bytes });
                 } else {
                     let merged = merge_replies(parts)
                         .map(Message::MultipartReply)

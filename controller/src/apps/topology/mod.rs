@@ -88,18 +88,20 @@ impl TopologyApp {
         (TopologyApp { config, view: view.clone(), switches: BTreeMap::new() }, view)
     }
 
-    /// Sends to one switch; a switch that went away meanwhile is not an error (its SwitchDown follows).
+    /// Sends to one switch; a switch that went away meanwhile is not an error (its SwitchDown
+    /// follows), and one whose queue is full (it does not read) is not waited for: the app serves
+    /// every switch.
     async fn send_to(&self, dpid: u64, msgs: &[Message]) {
         if let Some(dp) = self.switches.get(&dpid)
-            && dp.send_all(msgs).await.is_err()
+            && let Err(e) = dp.try_send_all(msgs)
         {
-            debug!(dpid = %format!("{dpid:016x}"), "switch gone while sending");
+            debug!(dpid = %format!("{dpid:016x}"), cause = %e, "not sent");
         }
     }
 
     async fn send_everywhere(&self, msg: Message) {
         for dp in self.switches.values() {
-            let _ = dp.send(&msg).await;
+            let _ = dp.try_send(&msg);
         }
     }
 
