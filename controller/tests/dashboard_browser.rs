@@ -2,8 +2,8 @@
 //! over WebDriver with fantoccini).
 //!
 //! Setup, self-contained on loopback: a real `rudder-node` listening on 127.0.0.100 (all of 127/8 is
-//! loopback on Linux), and the controller in process with `l2switch` + `lb`, one pool whose VIP and
-//! only backend are that address, a bearer token, and the dashboard merged into its REST API. The
+//! loopback on Linux), and the controller in process with `l2switch` + `lb`, one pool whose VIP is that address
+//! (its only backend, 127.0.0.101, is probed there too), a bearer token, and the dashboard merged into its REST API. The
 //! classify proxy then reaches the node at the VIP directly (no switch in between: the proxy does not
 //! care how the VIP is reached; the OVS path is covered by the lb and lab end-to-end tests).
 //!
@@ -79,6 +79,10 @@ impl Drop for ChromeDriver {
     }
 }
 
+/// The pool's backend: a pool's backend cannot be its VIP (the trap rules would catch its own
+/// traffic), so it is named by another address and probed at the node's.
+const BACKEND_IP: &str = "127.0.0.101";
+
 /// The controller with `l2switch` + `lb` and the dashboard, serving its REST API on loopback.
 async fn start_controller(node: SocketAddr, stop: &CancellationToken) -> SocketAddr {
     let text = format!(
@@ -92,12 +96,14 @@ async fn start_controller(node: SocketAddr, stop: &CancellationToken) -> SocketA
         ports = [{port}]
         algorithm = "round_robin"
         [[lb.pools.backends]]
-        ip = "{ip}"
+        ip = "{backend}"
         port = {port}
+        health_url = "http://{ip}:{port}/health"
         model_version = "v1"
         "#,
         ip = node.ip(),
-        port = node.port()
+        port = node.port(),
+        backend = BACKEND_IP,
     );
     let config: rudder_controller::Config = toml::from_str(&text)
         .unwrap_or_else(|e| panic!("a controller config with an [lb] section must parse (the lb app): {e}"));
