@@ -266,7 +266,10 @@ async fn write_loop(mut wr: SwitchWriter, mut rx: mpsc::Receiver<Bytes>, closed:
         // A peer that stops reading must not hold this task (and its connection) for ever: the
         // write gives way when the connection closes (the read side's echo timeout), or when it
         // makes no progress for WRITE_STALL.
+        // Biased: a write that can go through at once (the usual case, and a final OFPT_ERROR queued
+        // just before the close) is done before the close is looked at.
         let written = tokio::select! {
+            biased;
             written = tokio::time::timeout(WRITE_STALL, wr.write_all(&batch)) => written,
             () = closed.cancelled() => break,
         };
