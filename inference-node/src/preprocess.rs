@@ -92,13 +92,13 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
     const SOS: u8 = 0xda;
     const EOI: u8 = 0xd9;
     let is_rst = |m: u8| (0xd0..=0xd7).contains(&m);
+    // The position of the next 0xFF at or after `from`.
+    let next_ff = |from: usize| bytes.get(from..)?.iter().position(|&b| b == 0xff).map(|n| from + n);
     let mut i = 2; // after SOI
     loop {
         // Some encoders leave bytes between segments: go to the next marker.
-        let Some(ff) = bytes.get(i..).and_then(|rest| rest.iter().position(|&b| b == 0xff)) else {
-            return false;
-        };
-        i += ff;
+        let Some(ff) = next_ff(i) else { return false };
+        i = ff;
         while bytes.get(i) == Some(&0xff) {
             i += 1;
         }
@@ -119,10 +119,8 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
         if marker == SOS {
             // Entropy-coded data up to the next marker.
             loop {
-                let Some(ff) = bytes.get(i..).and_then(|rest| rest.iter().position(|&b| b == 0xff)) else {
-                    return false;
-                };
-                i += ff;
+                let Some(ff) = next_ff(i) else { return false };
+                i = ff;
                 match bytes.get(i + 1) {
                     None => return false,
                     Some(&next) if next == 0x00 || next == 0xff || is_rst(next) => i += 1,
@@ -338,25 +336,26 @@ mod tests {
         assert!(matches!(super::probe(&bytes, 14), Err(ImageInputError::TooManyPixels { .. })));
     }
 
-    fn jpeg_bytes(image: &RgbImage, progressive_like_restarts: bool) -> Vec<u8> {
+    fn jpeg_bytes(image: &RgbImage) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90);
-        if progressive_like_restarts {
-            // A comment segment holding FF D9 must not end the walk early.
-            encoder.encode_image(image).expect("encode");
-            let mut with_comment = out[..2].to_vec();
-            with_comment.extend_from_slice(&[0xff, 0xfe, 0x00, 0x06, 0xff, 0xd9, 0xff, 0xd9]);
-            with_comment.extend_from_slice(&out[2..]);
-            return with_comment;
-        }
-        encoder.encode_image(image).expect("encode");
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(image).expect("encode");
+        out
+    }
+
+    /// `jpeg` with a comment segment right after SOI whose text is two end-of-image markers, which
+    /// must not end the walk early.
+    fn with_eoi_in_comment(jpeg: &[u8]) -> Vec<u8> {
+        let mut out = jpeg[..2].to_vec();
+        out.extend_from_slice(&[0xff, 0xfe, 0x00, 0x06, 0xff, 0xd9, 0xff, 0xd9]);
+        out.extend_from_slice(&jpeg[2..]);
         out
     }
 
     #[test]
     fn a_truncated_jpeg_is_corrupt_not_grey() {
         let image = RgbImage::from_fn(64, 48, |x, y| Rgb([(x * 4) as u8, (y * 5) as u8, 90]));
-        for bytes in [jpeg_bytes(&image, false), jpeg_bytes(&image, true)] {
+        let plain = jpeg_bytes(&image);
+        for bytes in [with_eoi_in_comment(&plain), plain] {
             let probe = probe(&bytes, 1 << 20).expect("probe");
             assert_eq!(decode(&bytes, probe).expect("whole file").dimensions(), (64, 48));
             // Data after the end-of-image marker (camera trailers) is fine.

@@ -4,7 +4,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::cache::ResultCache;
 use crate::config::NodeConfig;
@@ -25,14 +25,14 @@ struct Inner {
     load_error: OnceLock<String>,
     started: Instant,
     /// `/predict` requests admitted at once (see [`AppState::admit`]).
-    admission: Arc<Semaphore>,
+    admission: Semaphore,
 }
 
 impl AppState {
     /// State for a node whose model is not loaded yet (`/health` says `loading`).
     pub fn new(config: NodeConfig) -> Self {
         let cache = ResultCache::new(config.cache_size);
-        let admission = Arc::new(Semaphore::new(config.admission_limit()));
+        let admission = Semaphore::new(config.admission_limit());
         AppState {
             inner: Arc::new(Inner {
                 config,
@@ -105,8 +105,8 @@ impl AppState {
     /// are already being read, queued or run. Taken before the body is read, so a request the node
     /// cannot serve is refused without buffering it: memory stays under that limit times
     /// `max_body_bytes`.
-    pub fn admit(&self) -> Option<OwnedSemaphorePermit> {
-        Arc::clone(&self.inner.admission).try_acquire_owned().ok()
+    pub fn admit(&self) -> Option<SemaphorePermit<'_>> {
+        self.inner.admission.try_acquire().ok()
     }
 
     /// `/predict` requests admitted now (reading their body, waiting for or in a worker).

@@ -232,8 +232,6 @@ fn xid_of(bytes: &[u8]) -> u32 {
     }
 }
 
-/// Writes queued bytes, coalescing whatever is already queued into one write. When the connection is
-/// closed it flushes what is still queued (bounded by a timeout) before shutting the socket.
 /// Most ports a switch may describe at the handshake (Open vSwitch allows 65280 per bridge).
 const MAX_PORTS: usize = 65_536;
 
@@ -241,6 +239,8 @@ const MAX_PORTS: usize = 65_536;
 /// one that stopped reading.
 const WRITE_STALL: Duration = Duration::from_secs(10);
 
+/// Writes queued bytes, coalescing whatever is already queued into one write. When the connection is
+/// closed it flushes what is still queued (bounded by a timeout) before shutting the socket.
 async fn write_loop(mut wr: SwitchWriter, mut rx: mpsc::Receiver<Bytes>, closed: CancellationToken) {
     let mut batch = BytesMut::with_capacity(64 * 1024);
     loop {

@@ -51,6 +51,15 @@ pub enum SendError {
     Full,
 }
 
+impl<T> From<mpsc::error::TrySendError<T>> for SendError {
+    fn from(e: mpsc::error::TrySendError<T>) -> SendError {
+        match e {
+            mpsc::error::TrySendError::Full(_) => SendError::Full,
+            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+        }
+    }
+}
+
 enum Pending {
     Single(oneshot::Sender<Result<Message, RequestError>>),
     /// `bytes`: the wire size of the parts so far (see [`MAX_MULTIPART_REPLY`]).
@@ -223,10 +232,7 @@ impl DatapathHandle {
     pub fn try_send(&self, msg: &Message) -> Result<u32, SendError> {
         let xid = self.next_xid();
         let bytes = msg.to_bytes(xid);
-        self.inner.tx.try_send(bytes).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => SendError::Full,
-            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
-        })?;
+        self.inner.tx.try_send(bytes)?;
         self.count_sent(msg);
         Ok(xid)
     }
@@ -246,32 +252,28 @@ impl DatapathHandle {
     /// that an app sending per PACKET_IN allocates once per [`ARENA_CHUNK`] bytes instead of once per
     /// packet. The arena is reused once the writer has sent (and dropped) the earlier slices.
     pub async fn send_all_in(&self, arena: &mut BytesMut, msgs: &[Message]) -> Result<(), SendError> {
+        self.queue(self.encode_in(arena, msgs)).await?;
+        msgs.iter().for_each(|m| self.count_sent(m));
+        Ok(())
+    }
+
+    /// `msgs` encoded with fresh xids into `arena`, split off as one buffer.
+    fn encode_in(&self, arena: &mut BytesMut, msgs: &[Message]) -> Bytes {
         if arena.capacity() < 512 * msgs.len() {
             arena.reserve(ARENA_CHUNK);
         }
         for msg in msgs {
             msg.encode(self.next_xid(), arena);
         }
-        self.queue(arena.split().freeze()).await?;
-        msgs.iter().for_each(|m| self.count_sent(m));
-        Ok(())
+        arena.split().freeze()
     }
 
     /// Non-blocking variant of [`send_all_in`](Self::send_all_in), for packet-in paths: a full queue
     /// (a switch that does not read) drops the messages rather than stalling the app for every
     /// other switch. Nothing is encoded into the arena when the queue is already full.
     pub fn try_send_all_in(&self, arena: &mut BytesMut, msgs: &[Message]) -> Result<(), SendError> {
-        let permit = self.inner.tx.try_reserve().map_err(|e| match e {
-            mpsc::error::TrySendError::Full(()) => SendError::Full,
-            mpsc::error::TrySendError::Closed(()) => SendError::Closed,
-        })?;
-        if arena.capacity() < 512 * msgs.len() {
-            arena.reserve(ARENA_CHUNK);
-        }
-        for msg in msgs {
-            msg.encode(self.next_xid(), arena);
-        }
-        permit.send(arena.split().freeze());
+        let permit = self.inner.tx.try_reserve()?;
+        permit.send(self.encode_in(arena, msgs));
         msgs.iter().for_each(|m| self.count_sent(m));
         Ok(())
     }
@@ -282,10 +284,7 @@ impl DatapathHandle {
         for msg in msgs {
             msg.encode(self.next_xid(), &mut buf);
         }
-        self.inner.tx.try_send(buf.freeze()).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => SendError::Full,
-            mpsc::error::TrySendError::Closed(_) => SendError::Closed,
-        })?;
+        self.inner.tx.try_send(buf.freeze())?;
         msgs.iter().for_each(|m| self.count_sent(m));
         Ok(())
     }

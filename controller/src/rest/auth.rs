@@ -2,8 +2,10 @@
 //! cannot be written without it, and it runs before the body is read.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderValue;
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
+use axum::response::Response;
 
 use super::ApiState;
 use super::error::ApiError;
@@ -28,6 +30,12 @@ impl FromRequestParts<ApiState> for Authorized {
             Err(ApiError::Unauthorized)
         }
     }
+}
+
+/// `response` with the `WWW-Authenticate: Bearer` challenge that a 401 carries (RFC 6750 §3).
+pub fn with_challenge(mut response: Response) -> Response {
+    response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
 }
 
 /// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive

@@ -154,13 +154,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status(), Json(self.body())).into_response();
-        if self == ApiError::Unauthorized {
-            response
-                .headers_mut()
-                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
-        }
-        response
+        let response = (self.status(), Json(self.body())).into_response();
+        if self == ApiError::Unauthorized { super::auth::with_challenge(response) } else { response }
     }
 }
 

@@ -72,13 +72,8 @@ impl IntoResponse for LbApiError {
             Some(field) => json!({"error": self.error, "field": field}),
             None => json!({"error": self.error}),
         };
-        let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
-        }
-        response
+        let response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED { super::auth::with_challenge(response) } else { response }
     }
 }
 

@@ -91,7 +91,7 @@ impl TopologyApp {
     /// Sends to one switch; a switch that went away meanwhile is not an error (its SwitchDown
     /// follows), and one whose queue is full (it does not read) is not waited for: the app serves
     /// every switch.
-    async fn send_to(&self, dpid: u64, msgs: &[Message]) {
+    fn send_to(&self, dpid: u64, msgs: &[Message]) {
         if let Some(dp) = self.switches.get(&dpid)
             && let Err(e) = dp.try_send_all(msgs)
         {
@@ -99,7 +99,7 @@ impl TopologyApp {
         }
     }
 
-    async fn send_everywhere(&self, msg: Message) {
+    fn send_everywhere(&self, msg: Message) {
         for dp in self.switches.values() {
             let _ = dp.try_send(&msg);
         }
@@ -108,12 +108,12 @@ impl TopologyApp {
     /// Forgets every forwarding flow on every switch: paths changed.
     async fn flush_forwarding(&self, why: &str) {
         debug!(why, "topology changed; deleting forwarding flows");
-        self.send_everywhere(forwarding::delete_forward_flows()).await;
+        self.send_everywhere(forwarding::delete_forward_flows());
     }
 
     async fn forget_hosts(&self, macs: &[MacAddr]) {
         for mac in macs {
-            self.send_everywhere(forwarding::delete_flows_to(*mac)).await;
+            self.send_everywhere(forwarding::delete_flows_to(*mac));
         }
     }
 
@@ -139,7 +139,7 @@ impl TopologyApp {
         self.switches.insert(dpid, dp.clone());
         info!(dpid = %format!("{dpid:016x}"), "topology: switch up");
         // Flows a previous controller run left behind would bypass the new paths.
-        self.send_to(dpid, &[forwarding::delete_forward_flows(), forwarding::lldp_trap_flow()]).await;
+        self.send_to(dpid, &[forwarding::delete_forward_flows(), forwarding::lldp_trap_flow()]);
         if links_lost {
             self.flush_forwarding("switch reconnected").await;
         }
@@ -232,7 +232,7 @@ impl TopologyApp {
             Decision::Drop(reason) => debug!(dpid = %format!("{dpid:016x}"), ?reason, "dropping frame"),
             Decision::Flood(ports) => {
                 if !ports.is_empty() {
-                    self.send_to(dpid, &[forwarding::packet_out(packet_in, in_port, &ports)]).await;
+                    self.send_to(dpid, &[forwarding::packet_out(packet_in, in_port, &ports)]);
                 }
             }
             Decision::Forward(path) => {
@@ -241,13 +241,13 @@ impl TopologyApp {
                     if hop_dpid == dpid {
                         here.push(flow);
                     } else {
-                        self.send_to(hop_dpid, &[flow]).await;
+                        self.send_to(hop_dpid, &[flow]);
                     }
                 }
                 if let Some(first) = path.first() {
                     here.push(forwarding::packet_out(packet_in, in_port, &[first.out_port]));
                 }
-                self.send_to(dpid, &here).await;
+                self.send_to(dpid, &here);
             }
         }
     }
