@@ -30,6 +30,14 @@ const BITMAP_WORD_BITS: u8 = 32;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Hello {
     pub elements: Vec<HelloElement>,
+    /// How many of the last element's padding bytes were missing on the wire (0 for a conforming
+    /// HELLO). Kept so such a HELLO re-encodes to the bytes it came from.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub last_padding_missing: u8,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 /// One hello element (`ofp_hello_elem_header` and what follows it, padding excluded).
@@ -47,6 +55,11 @@ pub enum HelloElement {
 }
 
 impl Hello {
+    /// A HELLO carrying `elements`, each padded as the spec asks.
+    pub fn new(elements: Vec<HelloElement>) -> Hello {
+        Hello { elements, last_padding_missing: 0 }
+    }
+
     /// A HELLO that offers exactly OpenFlow 1.3 (version bitmap with only bit 4 set).
     pub fn new_v13() -> Hello {
         Hello::with_versions(&[OFP_VERSION])
@@ -61,7 +74,7 @@ impl Hello {
                 *word |= 1 << (v % BITMAP_WORD_BITS);
             }
         }
-        Hello { elements: vec![HelloElement::VersionBitmap(bitmaps)] }
+        Hello::new(vec![HelloElement::VersionBitmap(bitmaps)])
     }
 
     /// The bitmaps of the first version-bitmap element, if the sender included one.
@@ -100,7 +113,9 @@ impl HelloElement {
         }
     }
 
-    fn parse(input: &[u8]) -> PResult<'_, HelloElement> {
+    /// One element and the number of its padding bytes that were missing (non-zero only at the end
+    /// of the message).
+    fn parse(input: &[u8]) -> PResult<'_, (HelloElement, u8)> {
         let (rest, element_type) = field("elements.type", be_u16)(input)?;
         let (rest, declared) = field("elements.length", be_u16)(rest)?;
         let length = check_tlv_len(input, usize::from(declared), HELLO_ELEM_HEADER_LEN, "elements.length")?;
@@ -118,8 +133,10 @@ impl HelloElement {
         // Skip the padding to 8 bytes. A last element whose padding is missing is accepted: refusing a
         // peer's HELLO over absent trailing zeros would only break version negotiation.
         let padding = length.next_multiple_of(HELLO_ELEM_ALIGN) - length;
-        let (rest, _) = take_exact(rest, padding.min(rest.len()), "elements.pad")?;
-        Ok((rest, element))
+        let present = padding.min(rest.len());
+        let (rest, _) = take_exact(rest, present, "elements.pad")?;
+        // Under 8 by construction (`padding` < HELLO_ELEM_ALIGN).
+        Ok((rest, (element, (padding - present) as u8)))
     }
 
     fn emit(&self, buf: &mut BytesMut) {
@@ -138,12 +155,25 @@ impl HelloElement {
 
 impl Body for Hello {
     fn parse<'a>(input: &'a [u8], _src: &Bytes) -> PResult<'a, Self> {
-        let (rest, elements) = many_until_empty(input, HelloElement::parse)?;
-        Ok((rest, Hello { elements }))
+        let mut hello = Hello::new(Vec::new());
+        let mut rest = input;
+        while !rest.is_empty() {
+            let (next, (element, missing)) = HelloElement::parse(rest)?;
+            hello.elements.push(element);
+            hello.last_padding_missing = missing;
+            rest = next;
+        }
+        Ok((rest, hello))
     }
 
     fn emit(&self, buf: &mut BytesMut) {
+        let start = buf.len();
         self.elements.iter().for_each(|e| e.emit(buf));
+        // Only padding is dropped, never an element's own bytes.
+        let missing = usize::from(self.last_padding_missing).min(HELLO_ELEM_ALIGN - 1);
+        if !self.elements.is_empty() && buf.len() - start >= missing {
+            buf.truncate(buf.len() - missing);
+        }
     }
 }
 
@@ -176,15 +206,13 @@ mod tests {
     fn test_parse() {
         let (header, msg) = decode(&HELLO_V13).unwrap();
         assert_eq!(header.xid, 1);
-        assert_eq!(msg, Message::Hello(Hello { elements: vec![HelloElement::VersionBitmap(vec![0x10])] }));
+        assert_eq!(msg, Message::Hello(Hello::new(vec![HelloElement::VersionBitmap(vec![0x10])])));
 
         let (_, msg) = decode(&HELLO_TWO_ELEMENTS).unwrap();
-        let expected = Hello {
-            elements: vec![
-                HelloElement::VersionBitmap(vec![0x12, 0x02]),
-                HelloElement::Unknown { element_type: 7, body: Bytes::from_static(&[0xaa, 0xbb, 0xcc]) },
-            ],
-        };
+        let expected = Hello::new(vec![
+            HelloElement::VersionBitmap(vec![0x12, 0x02]),
+            HelloElement::Unknown { element_type: 7, body: Bytes::from_static(&[0xaa, 0xbb, 0xcc]) },
+        ]);
         assert_eq!(msg, Message::Hello(expected));
     }
 
@@ -234,14 +262,33 @@ mod tests {
     }
 
     #[test]
-    fn missing_padding_on_last_element_is_tolerated() {
+    fn missing_padding_on_last_element_is_tolerated_and_round_trips() {
         let bytes = [0x04, 0x00, 0x00, 0x0f, 0, 0, 0, 0, 0x00, 0x07, 0x00, 0x07, 0xaa, 0xbb, 0xcc];
         let (_, msg) = decode(&bytes).unwrap();
-        let Message::Hello(hello) = msg else { panic!("{msg:?}") };
+        let Message::Hello(hello) = &msg else { panic!("{msg:?}") };
         assert_eq!(
             hello.elements,
             [HelloElement::Unknown { element_type: 7, body: Bytes::from_static(&[0xaa, 0xbb, 0xcc]) }]
         );
+        assert_eq!(hello.last_padding_missing, 1);
+        assert_eq!(&msg.to_bytes(0)[..], &bytes);
+
+        // Part of the padding present: 12-byte bitmap element followed by 2 of its 4 padding bytes.
+        let bytes = [4, 0, 0, 0x16, 0, 0, 0, 0, 0, 1, 0, 0x0c, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0];
+        let (_, msg) = decode(&bytes).unwrap();
+        assert_eq!(&msg.to_bytes(0)[..], &bytes);
+    }
+
+    #[test]
+    fn largest_hello_without_final_padding_re_encodes_to_its_own_length() {
+        // One unknown element filling a 65535-byte message: element length 65527 needs 1 byte of
+        // padding that cannot fit under the header's 16-bit length.
+        let mut bytes = vec![0x04, 0x00, 0xff, 0xff, 0, 0, 0, 0, 0x00, 0x07, 0xff, 0xf7];
+        bytes.resize(65535, 0xab);
+        let (_, msg) = decode(&bytes).unwrap();
+        let out = msg.to_bytes(0);
+        assert_eq!(out.len(), 65535);
+        assert_eq!(&out[..], &bytes[..]);
     }
 
     #[test]

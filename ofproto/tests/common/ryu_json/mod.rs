@@ -21,7 +21,7 @@ use parts::{b64, class};
 /// `length` of a hello element as our encoder writes it (the first element starts at byte 8,
 /// OF1.3.5 §7.5.1).
 fn hello_element_length(e: &HelloElement) -> u64 {
-    let bytes = Message::Hello(ofproto::hello::Hello { elements: vec![e.clone()] }).to_bytes(0);
+    let bytes = Message::Hello(ofproto::hello::Hello::new(vec![e.clone()])).to_bytes(0);
     match bytes.get(10..12) {
         Some(b) => u64::from(u16::from_be_bytes([b[0], b[1]])),
         None => panic!("hello element not encoded: {}", crate::common::hex(&bytes)),

@@ -93,8 +93,8 @@ pub fn message() -> BoxedStrategy<Message> {
     let config = any::<[u16; 2]>().prop_map(|c| SwitchConfig { flags: c[0], miss_send_len: c[1] });
     prop_oneof![
         prop_oneof![
-            vec(any::<u32>(), 1..3).prop_map(|w| Hello { elements: vec![HelloElement::VersionBitmap(w)] }),
-            Just(Hello { elements: Vec::new() }),
+            vec(any::<u32>(), 1..3).prop_map(|w| Hello::new(vec![HelloElement::VersionBitmap(w)])),
+            Just(Hello::new(Vec::new())),
         ]
         .prop_map(Message::Hello),
         (error_type(), bytes_of(0..64)).prop_map(|(error, data)| Message::Error(ErrorMsg { error, data })),

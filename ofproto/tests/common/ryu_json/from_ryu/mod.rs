@@ -189,15 +189,15 @@ fn bitmap(versions: &[Value]) -> Built<Vec<u32>> {
 pub fn message(v: &Value) -> Built<Message> {
     let (class, f) = split(v)?;
     Ok(match class {
-        "OFPHello" => Message::Hello(Hello {
-            elements: list(f, "elements")?
+        "OFPHello" => Message::Hello(Hello::new(
+            list(f, "elements")?
                 .iter()
                 .map(|e| {
                     let (_, e) = split(e)?;
                     Ok(HelloElement::VersionBitmap(bitmap(list(e, "versions")?)?))
                 })
                 .collect::<Built<_>>()?,
-        }),
+        )),
         "OFPErrorMsg" => {
             let error_type = num!(f, "type", u16);
             let error = if error_type == 0xffff {
