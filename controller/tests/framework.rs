@@ -1,5 +1,5 @@
 //! The OpenFlow framework end to end over TCP, with emulated switches whose behaviour the tests
-//! control: handshake, l2switch forwarding, version negotiation, malformed input isolation, echo
+//! control: handshake (and bad input during it), l2switch forwarding, version negotiation, malformed input isolation, echo
 //! keepalive, reconnection, and request/reply matching with multipart reassembly.
 
 use std::net::SocketAddr;
@@ -179,6 +179,49 @@ async fn malformed_message_closes_only_that_connection() {
     good.send(&EmulatedSwitch::packet_in(1, ethernet_frame(MacAddr::BROADCAST, mac(1), 64))).await.unwrap();
     let (_, msg) = good.recv_timeout(Duration::from_secs(5)).await.unwrap();
     assert!(matches!(msg, Message::PacketOut(_)), "{msg:?}");
+    assert_eq!(ctl.controller.metrics.malformed.with_label_values(&["decode"]).get(), 1);
+    ctl.stop().await;
+}
+
+#[tokio::test]
+async fn handshake_answers_unknown_types_and_reports_malformed_replies() {
+    let ctl = start(Config::default()).await;
+
+    // An unknown message type while the controller waits for FEATURES_REPLY gets BAD_TYPE, and the
+    // handshake goes on.
+    let mut odd = EmulatedSwitch::connect_with_version(ctl.addr, 1, 2, 0x04).await.unwrap();
+    let unknown = [0x04u8, 99, 0, 10, 0, 0, 0, 0x33, 0xab, 0xcd];
+    odd.send_raw(&unknown).await.unwrap();
+    let seen = odd.complete_handshake(Duration::from_secs(10)).await.expect("handshake completes");
+    let err = seen
+        .iter()
+        .find_map(|m| if let Message::Error(e) = m { Some(e) } else { None })
+        .expect("an OFPT_ERROR for the unknown type");
+    assert_eq!(err.error, ErrorType::BadRequest(BadRequestCode::BadType));
+    assert_eq!(&err.data[..], &unknown[..]);
+    wait_for("the switch up", || ctl.controller.registry.get(1).is_some()).await;
+
+    // A FEATURES_REPLY cut short (12 body bytes of 24) gets BAD_LEN with its xid and bytes before
+    // the close, and the switch never comes up.
+    let mut bad = EmulatedSwitch::connect_with_version(ctl.addr, 2, 2, 0x04).await.unwrap();
+    let xid = recv_until(&mut bad, |xid, m| matches!(m, Message::FeaturesRequest).then_some(xid)).await;
+    let mut garbage = vec![0x04u8, 6, 0, 20];
+    garbage.extend(xid.to_be_bytes());
+    garbage.extend([0u8; 12]);
+    bad.send_raw(&garbage).await.unwrap();
+    let mut error = None;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), bad.recv_raw()).await.expect("answer or close") {
+            Ok((xid, Message::Error(e))) => error = Some((xid, e)),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let (err_xid, err) = error.expect("an OFPT_ERROR before the close");
+    assert_eq!(err_xid, xid);
+    assert_eq!(err.error, ErrorType::BadRequest(BadRequestCode::BadLen));
+    assert_eq!(&err.data[..], &garbage[..]);
+    assert!(ctl.controller.registry.get(2).is_none());
     assert_eq!(ctl.controller.metrics.malformed.with_label_values(&["decode"]).get(), 1);
     ctl.stop().await;
 }

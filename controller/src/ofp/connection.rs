@@ -1,10 +1,9 @@
 //! One switch connection: handshake, then a read loop that answers echoes, matches replies to requests
 //! and turns everything else into events; a separate writer task owns the socket's write half.
 //!
-//! Lifecycle (OF1.3.5 §6.3): both sides send HELLO; we offer only 1.3 and close with
-//! HELLO_FAILED/INCOMPATIBLE if the switch cannot speak it. Then FEATURES_REQUEST (datapath id),
-//! SET_CONFIG (miss_send_len), optionally delete all flows, install the table-miss flow, PORT_DESC, and a
-//! barrier so that `SwitchUp` means "the switch is in the state the controller set".
+//! Lifecycle (OF1.3.5 §6.3): the handshake (`handshake.rs`: HELLO and version negotiation,
+//! FEATURES_REQUEST, SET_CONFIG, the table-miss flow, PORT_DESC, and a barrier so that `SwitchUp`
+//! means "the switch is in the state the controller set"), then the read loop until either side ends.
 //!
 //! A message that does not decode closes this connection only: the switch gets an OFPT_ERROR naming the
 //! problem (with the first 64 bytes of the message, as the spec recommends), the bytes are logged, and
@@ -14,20 +13,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use ofproto::error_msg::{BadRequestCode, ErrorMsg, ErrorType, HelloFailedCode};
-use ofproto::flow::FlowMod;
-use ofproto::hello::Hello;
-use ofproto::multipart::{MultipartReplyBody, MultipartRequest};
-use ofproto::oxm::Match;
-use ofproto::switch::SwitchConfig;
-use ofproto::{DecodeError, DecodeErrorKind, Framer, Message, OFP_VERSION};
+use ofproto::error_msg::{BadRequestCode, ERROR_DATA_LEN, ErrorMsg, ErrorType};
+use ofproto::{DecodeError, DecodeErrorKind, Framer, Message};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::datapath::{DatapathHandle, DatapathWiring, OUTGOING_QUEUE};
-use super::event::{Event, SwitchInfo};
+use super::event::Event;
+use super::handshake::handshake;
 use super::listener::{SwitchReader, SwitchStream, SwitchWriter};
 use super::registry::DatapathRegistry;
 use crate::apps::Dispatcher;
@@ -101,7 +96,7 @@ pub enum ConnectionError {
 }
 
 /// Reads whole frames off the read half.
-struct FrameReader {
+pub(super) struct FrameReader {
     rd: SwitchReader,
     buf: BytesMut,
     framer: Framer,
@@ -112,11 +107,11 @@ struct FrameReader {
 
 impl FrameReader {
     /// A whole frame already in the buffer, without reading the socket.
-    fn buffered(&mut self) -> Result<Option<Bytes>, ConnectionError> {
+    pub(super) fn buffered(&mut self) -> Result<Option<Bytes>, ConnectionError> {
         Ok(self.framer.next_frame(&mut self.buf)?)
     }
 
-    async fn next(&mut self) -> Result<Bytes, ConnectionError> {
+    pub(super) async fn next(&mut self) -> Result<Bytes, ConnectionError> {
         loop {
             if let Some(frame) = self.framer.next_frame(&mut self.buf)? {
                 return Ok(frame);
@@ -138,6 +133,27 @@ pub fn error_for_decode_failure(err: &DecodeError) -> ErrorType {
         DecodeErrorKind::UnsupportedVersion { .. } => ErrorType::BadRequest(BadRequestCode::BadVersion),
         _ => ErrorType::BadRequest(BadRequestCode::BadLen),
     }
+}
+
+/// The encoded OFPT_ERROR answering a message that did not decode: the spec's code, the offending
+/// xid, and the message's first bytes.
+pub(super) fn reply_to_undecodable(err: &DecodeError, frame: &[u8]) -> Bytes {
+    Message::Error(ErrorMsg::new(error_for_decode_failure(err), frame)).to_bytes(xid_of(frame))
+}
+
+/// The encoded OFPT_ERROR answering input that cannot be framed (a length under the header's size or
+/// over the limit): BAD_REQUEST/BAD_LEN with the bytes where the frame should have started.
+pub(super) fn reply_to_unframeable(reader: &FrameReader) -> Bytes {
+    let bytes = &reader.buf[..reader.buf.len().min(ERROR_DATA_LEN)];
+    warn!(bytes = %hex_prefix(bytes, ERROR_DATA_LEN), "unframeable input");
+    Message::Error(ErrorMsg::new(ErrorType::BadRequest(BadRequestCode::BadLen), bytes))
+        .to_bytes(xid_of(bytes))
+}
+
+/// The encoded BAD_REQUEST/BAD_TYPE error for a message type this controller does not know; unlike a
+/// malformed message, it leaves the connection up (OF1.3.5 §7.4.4).
+pub(super) fn reply_to_unknown_type(xid: u32, frame: &[u8]) -> Bytes {
+    Message::Error(ErrorMsg::new(ErrorType::BadRequest(BadRequestCode::BadType), frame)).to_bytes(xid)
 }
 
 fn hex_prefix(bytes: &[u8], max: usize) -> String {
@@ -162,8 +178,10 @@ pub async fn serve_connection(stream: SwitchStream, conn_id: u64, ctx: Connectio
         read_at: Instant::now(),
     };
 
-    let handshake =
-        tokio::time::timeout(ctx.config.handshake_timeout, handshake(&mut reader, &mut wr, &ctx.config));
+    let handshake = tokio::time::timeout(
+        ctx.config.handshake_timeout,
+        handshake(&mut reader, &mut wr, &ctx.config, &ctx.metrics),
+    );
     let (info, next_xid) = match handshake.await {
         Ok(Ok(done)) => done,
         Ok(Err(err)) => {
@@ -232,9 +250,6 @@ fn xid_of(bytes: &[u8]) -> u32 {
     }
 }
 
-/// Most ports a switch may describe at the handshake (Open vSwitch allows 65280 per bridge).
-const MAX_PORTS: usize = 65_536;
-
 /// How long one write to a switch may wait for the socket to drain before the switch is taken for
 /// one that stopped reading.
 const WRITE_STALL: Duration = Duration::from_secs(10);
@@ -290,117 +305,6 @@ async fn write_loop(mut wr: SwitchWriter, mut rx: mpsc::Receiver<Bytes>, closed:
     closed.cancel();
 }
 
-async fn send_now(wr: &mut SwitchWriter, msg: &Message, xid: u32) -> Result<(), ConnectionError> {
-    wr.write_all(&msg.to_bytes(xid)).await?;
-    Ok(())
-}
-
-/// Waits for the reply with `xid`, answering echo requests meanwhile. Other messages during the
-/// handshake (e.g. an early PORT_STATUS) are not dispatched: the switch is not up yet.
-async fn await_reply(
-    reader: &mut FrameReader,
-    wr: &mut SwitchWriter,
-    xid: u32,
-    what: &str,
-) -> Result<Message, ConnectionError> {
-    loop {
-        let frame = reader.next().await?;
-        let (header, msg) = Message::decode(&frame)?;
-        match msg {
-            Message::EchoRequest(data) => send_now(wr, &Message::EchoReply(data), header.xid).await?,
-            Message::Error(err) if header.xid == xid => {
-                return Err(ConnectionError::Handshake(format!("{what} failed: {:?}", err.error)));
-            }
-            msg if header.xid == xid => return Ok(msg),
-            other => debug!(msg = ?other.msg_type(), "ignored during handshake"),
-        }
-    }
-}
-
-async fn handshake(
-    reader: &mut FrameReader,
-    wr: &mut SwitchWriter,
-    config: &ConnectionConfig,
-) -> Result<(SwitchInfo, u32), ConnectionError> {
-    send_now(wr, &Message::Hello(Hello::new_v13()), 1).await?;
-
-    // The switch's HELLO: any version may arrive; negotiate (OF1.3.5 §6.3.1).
-    let frame = reader.next().await?;
-    let (header, msg) = match Message::decode(&frame) {
-        Ok(ok) => ok,
-        Err(e) => {
-            let err = ErrorMsg::new(error_for_decode_failure(&e), &frame);
-            let _ = send_now(wr, &Message::Error(err), xid_of(&frame)).await;
-            return Err(e.into());
-        }
-    };
-    let Message::Hello(hello) = msg else {
-        return Err(ConnectionError::Handshake(format!(
-            "expected HELLO, got {}",
-            header.msg_type.spec_name()
-        )));
-    };
-    if hello.highest_common(header.version, &[OFP_VERSION]) != Some(OFP_VERSION) {
-        let text = format!(
-            "this controller supports only OpenFlow 1.3 (0x04); switch offered 0x{:02x}",
-            header.version
-        );
-        let err = ErrorMsg {
-            error: ErrorType::HelloFailed(HelloFailedCode::Incompatible),
-            data: Bytes::from(text),
-        };
-        let _ = send_now(wr, &Message::Error(err), header.xid).await;
-        return Err(ConnectionError::IncompatibleVersion);
-    }
-
-    send_now(wr, &Message::FeaturesRequest, 2).await?;
-    let Message::FeaturesReply(features) = await_reply(reader, wr, 2, "FEATURES_REQUEST").await? else {
-        return Err(ConnectionError::Handshake("FEATURES_REQUEST got a reply of another type".into()));
-    };
-
-    let set_config = Message::SetConfig(SwitchConfig { flags: 0, miss_send_len: config.miss_send_len });
-    send_now(wr, &set_config, 3).await?;
-    if config.clear_flows_on_connect {
-        send_now(wr, &Message::FlowMod(FlowMod::delete(Match::default())), 4).await?;
-    }
-    if config.install_table_miss {
-        send_now(wr, &Message::FlowMod(FlowMod::table_miss()), 5).await?;
-    }
-
-    // PORT_DESC, reassembling REPLY_MORE parts.
-    send_now(wr, &Message::MultipartRequest(MultipartRequest::port_desc()), 6).await?;
-    let mut ports = Vec::new();
-    loop {
-        match await_reply(reader, wr, 6, "PORT_DESC").await? {
-            Message::MultipartReply(reply) => {
-                let more = reply.is_more();
-                if let MultipartReplyBody::PortDesc(mut p) = reply.body {
-                    ports.append(&mut p);
-                }
-                // A peer that sends REPLY_MORE parts for ever must not take the memory with it.
-                if ports.len() > MAX_PORTS {
-                    return Err(ConnectionError::Handshake(format!(
-                        "PORT_DESC lists over {MAX_PORTS} ports"
-                    )));
-                }
-                if !more {
-                    break;
-                }
-            }
-            other => {
-                return Err(ConnectionError::Handshake(format!(
-                    "PORT_DESC got {}",
-                    other.msg_type().spec_name()
-                )));
-            }
-        }
-    }
-
-    send_now(wr, &Message::BarrierRequest, 7).await?;
-    await_reply(reader, wr, 7, "BARRIER").await?;
-    Ok((SwitchInfo { features, ports }, 8))
-}
-
 async fn read_loop(
     reader: &mut FrameReader,
     dp: &DatapathHandle,
@@ -448,11 +352,7 @@ async fn read_loop(
             Ok(f) => f,
             Err(ConnectionError::Frame(e)) => {
                 ctx.metrics.malformed.with_label_values(&["framing"]).inc();
-                let bytes = &reader.buf[..reader.buf.len().min(64)];
-                warn!(bytes = %hex_prefix(bytes, 64), "unframeable input");
-                let err = ErrorMsg::new(ErrorType::BadRequest(BadRequestCode::BadLen), bytes);
-                let xid = xid_of(bytes);
-                let _ = tx.try_send(Message::Error(err).to_bytes(xid));
+                let _ = tx.try_send(reply_to_unframeable(reader));
                 return Err(ConnectionError::Frame(e));
             }
             Err(e) => return Err(e),
@@ -466,8 +366,7 @@ async fn read_loop(
             Err(e) => {
                 ctx.metrics.malformed.with_label_values(&["decode"]).inc();
                 warn!(dpid = %format!("{:016x}", dp.dpid()), cause = %e, bytes = %hex_prefix(&frame, 256), "malformed message");
-                let err = ErrorMsg::new(error_for_decode_failure(&e), &frame);
-                let _ = tx.try_send(Message::Error(err).to_bytes(xid_of(&frame)));
+                let _ = tx.try_send(reply_to_undecodable(&e, &frame));
                 return Err(e.into());
             }
         };
@@ -478,9 +377,7 @@ async fn read_loop(
             }
             Message::EchoReply(_) | Message::Hello(_) => {}
             Message::Unknown { .. } => {
-                // OF1.3.5 §7.4.4: an unsupported message type gets BAD_REQUEST/BAD_TYPE; the connection stays.
-                let err = ErrorMsg::new(ErrorType::BadRequest(BadRequestCode::BadType), &frame);
-                let _ = tx.try_send(Message::Error(err).to_bytes(header.xid));
+                let _ = tx.try_send(reply_to_unknown_type(header.xid, &frame));
             }
             msg => {
                 if let Message::Error(_) = &msg {

@@ -4,6 +4,7 @@
 pub mod connection;
 pub mod datapath;
 pub mod event;
+mod handshake;
 pub mod listener;
 pub mod registry;
 
