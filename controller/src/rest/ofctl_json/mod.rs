@@ -18,6 +18,9 @@ pub mod matching;
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde_json::{Map, Value};
 
 /// A request body that could not be converted: `path` is where in the JSON (`match.ipv4_dst`,
@@ -296,48 +299,27 @@ pub fn experimenter_data(obj: Obj<'_>) -> Result<Vec<u8>, BodyError> {
         "ascii" => {
             Err(BodyError::new(obj.field("data"), "not ASCII (send other bytes with data_type base64)"))
         }
-        "base64" => base64_decode(data).ok_or_else(|| BodyError::new(obj.field("data"), "invalid base64")),
+        "base64" => {
+            base64_decode(data).map_err(|e| BodyError::new(obj.field("data"), format!("invalid base64: {e}")))
+        }
         other => {
             Err(BodyError::new(obj.field("data_type"), format!("expected ascii or base64, got {other:?}")))
         }
     }
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// Standard base64 with padding (what Python's `base64.b64encode` produces).
 pub fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(B64[(n >> (18 - 6 * i) & 0x3f) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
-/// Decodes standard base64 (padding optional); `None` on any other character.
-pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in text.bytes() {
-        let v = B64.iter().position(|&b| b == c)? as u32;
-        acc = acc << 6 | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits & 0xff) as u8);
-        }
-    }
-    Some(out)
+/// Decodes standard base64, padding optional (Ryu's users send both forms).
+pub fn base64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    const LENIENT_PADDING: GeneralPurpose = GeneralPurpose::new(
+        &alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    LENIENT_PADDING.decode(text)
 }
 
 #[cfg(test)]
@@ -384,7 +366,8 @@ mod tests {
         assert_eq!(base64_encode(b"ab"), "YWI=");
         assert_eq!(base64_decode("amlra2VuIGRhdGE=").unwrap(), b"jikken data");
         assert_eq!(base64_decode("YWI").unwrap(), b"ab");
-        assert!(base64_decode("a!b").is_none());
+        assert!(base64_decode("a!b").is_err());
+        assert!(base64_decode("YWJ").is_err(), "trailing bits that are not zero");
     }
 
     #[test]
