@@ -42,8 +42,9 @@ lint:
 test: deps model lint
 	cargo test --workspace
 	@# Mininet acceptance runs (root, Mininet and the system Open vSwitch; about 2 minutes).
-	cargo test -p rudder-controller --test topology_mininet -- --ignored --test-threads=1
-	cargo test -p rudder-controller --test mininet_run -- --ignored --test-threads=1
+	@# --workspace, not -p: the same feature set as the build above, so nothing is compiled again.
+	cargo test --workspace --test topology_mininet -- --ignored --test-threads=1
+	cargo test --workspace --test mininet_run -- --ignored --test-threads=1
 	$(PY) -m pytest -q inference-node/model mininet/tests
 
 # The README's first command. ARGS=--once classifies the samples, tears down and exits (0 = all ok).
