@@ -85,7 +85,8 @@ pub struct ServeArgs {
     /// Largest accepted image, in pixels (checked from the header before decoding).
     #[arg(long, default_value_t = 24_000_000)]
     pub max_pixels: u64,
-    /// Seconds a client may take to send a request's headers, and again its body (then 408).
+    /// Seconds a client may take to send a request's headers, and again its body (then 408); also how
+    /// long a connection may sit without a request before it is closed.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub read_timeout: u64,
     /// Seconds to let in-flight requests finish after SIGINT or SIGTERM before closing them.

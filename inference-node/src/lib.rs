@@ -52,9 +52,10 @@ pub fn app(state: AppState) -> Router {
 
 /// Accepts connections until `stop` resolves, then lets open requests finish for up to `drain`.
 ///
-/// This is `axum::serve` with two limits it does not offer: a client must send a request's headers
-/// within `read_timeout` (a stalled or half-sent request would otherwise hold its connection for
-/// ever), and shutdown does not wait for ever on a client that never finishes its request.
+/// This is `axum::serve` with two limits it does not offer: a client must send its first byte, and
+/// then each request's headers, within `read_timeout` (a silent, stalled or half-sent request would
+/// otherwise hold its connection for ever), and shutdown does not wait for ever on a client that
+/// never finishes its request.
 async fn serve(
     listener: TcpListener,
     router: Router,
@@ -65,6 +66,7 @@ async fn serve(
     let mut builder = ConnectionBuilder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(read_timeout);
     let graceful = GracefulShutdown::new();
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     tokio::pin!(stop);
     loop {
         let accepted = tokio::select! {
@@ -81,14 +83,28 @@ async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection.into_owned());
+        let (builder, router, watcher) = (builder.clone(), router.clone(), graceful.watcher());
+        let mut stopping = stopping.clone();
         tokio::spawn(async move {
-            let _ = connection.await;
+            // hyper-util reads the first bytes (to tell HTTP/1 from HTTP/2) with no timer of its own,
+            // so a client that connects and sends nothing would hold its connection for ever. The
+            // first byte must come within the read timeout; shutdown stops the wait at once.
+            let mut first = [0u8; 1];
+            tokio::select! {
+                peeked = tokio::time::timeout(read_timeout, stream.peek(&mut first)) => {
+                    if !matches!(peeked, Ok(Ok(n)) if n > 0) {
+                        return;
+                    }
+                }
+                _ = stopping.wait_for(|stopping| *stopping) => return,
+            }
+            let service = TowerToHyperService::new(router);
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let _ = watcher.watch(connection.into_owned()).await;
         });
     }
     drop(listener);
+    let _ = stopping_tx.send(true);
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(drain) => {

@@ -203,6 +203,11 @@ async fn stalled_clients_are_refused_timed_out_and_cut_at_shutdown() {
     let started = std::time::Instant::now();
     let _ = status_within(&mut half, Duration::from_secs(6)).await;
     assert!(started.elapsed() < Duration::from_secs(5), "closed after {:?}", started.elapsed());
+    // A client that connects and sends nothing at all: closed after the read timeout too.
+    let mut silent = tokio::net::TcpStream::connect(node.addr).await.expect("connect");
+    let started = std::time::Instant::now();
+    assert_eq!(status_within(&mut silent, Duration::from_secs(6)).await, None, "closed without an answer");
+    assert!(started.elapsed() < Duration::from_secs(5), "closed after {:?}", started.elapsed());
 
     // Shutdown waits for a stalled client only up to the drain timeout.
     let mut node = Node::ready(&["--read-timeout", "120", "--drain-timeout", "1"]).await;
