@@ -77,6 +77,20 @@ async fn recv_until<T>(sw: &mut EmulatedSwitch, mut pick: impl FnMut(u32, Messag
     }
 }
 
+/// Reads until the controller closes the connection (each read within 5 s) and returns the last
+/// OFPT_ERROR it sent on the way, with its xid.
+async fn last_error_before_close(sw: &mut EmulatedSwitch) -> (u32, ErrorMsg) {
+    let mut error = None;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), sw.recv_raw()).await.expect("answer or close") {
+            Ok((xid, Message::Error(e))) => error = Some((xid, e)),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    error.expect("an OFPT_ERROR before the close")
+}
+
 #[tokio::test]
 async fn handshake_configures_the_switch_and_registers_it() {
     let ctl = start(Config::default()).await;
@@ -161,15 +175,7 @@ async fn malformed_message_closes_only_that_connection() {
     // A PACKET_IN whose 12-byte body cannot hold the fixed part (buffer_id .. cookie, match).
     let garbage = [0x04u8, 10, 0, 20, 0, 0, 0, 9, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8];
     bad.send_raw(&garbage).await.unwrap();
-    let mut error = None;
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), bad.recv_raw()).await.expect("answer") {
-            Ok((xid, Message::Error(e))) => error = Some((xid, e)),
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    let (xid, err) = error.expect("an OFPT_ERROR before the close");
+    let (xid, err) = last_error_before_close(&mut bad).await;
     assert_eq!(xid, 9, "the error carries the offending xid");
     assert_eq!(err.error, ErrorType::BadRequest(BadRequestCode::BadLen));
     assert_eq!(&err.data[..], &garbage[..], "the offending bytes are returned");
@@ -209,15 +215,7 @@ async fn handshake_answers_unknown_types_and_reports_malformed_replies() {
     garbage.extend(xid.to_be_bytes());
     garbage.extend([0u8; 12]);
     bad.send_raw(&garbage).await.unwrap();
-    let mut error = None;
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), bad.recv_raw()).await.expect("answer or close") {
-            Ok((xid, Message::Error(e))) => error = Some((xid, e)),
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    let (err_xid, err) = error.expect("an OFPT_ERROR before the close");
+    let (err_xid, err) = last_error_before_close(&mut bad).await;
     assert_eq!(err_xid, xid);
     assert_eq!(err.error, ErrorType::BadRequest(BadRequestCode::BadLen));
     assert_eq!(&err.data[..], &garbage[..]);
