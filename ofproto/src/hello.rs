@@ -139,7 +139,8 @@ impl HelloElement {
         Ok((rest, (element, (padding - present) as u8)))
     }
 
-    fn emit(&self, buf: &mut BytesMut) {
+    /// Appends the element and its padding; returns how many padding bytes it wrote.
+    fn emit(&self, buf: &mut BytesMut) -> usize {
         let start = buf.len();
         buf.put_u16(self.element_type());
         let len = LenPatch::u16(buf, start);
@@ -149,7 +150,9 @@ impl HelloElement {
         }
         // The length field excludes the padding that follows.
         len.finish(buf);
+        let unpadded = buf.len();
         pad_to(buf, start, HELLO_ELEM_ALIGN);
+        buf.len() - unpadded
     }
 }
 
@@ -167,13 +170,10 @@ impl Body for Hello {
     }
 
     fn emit(&self, buf: &mut BytesMut) {
-        let start = buf.len();
-        self.elements.iter().for_each(|e| e.emit(buf));
+        let last_padding = self.elements.iter().map(|e| e.emit(buf)).last().unwrap_or(0);
         // Only padding is dropped, never an element's own bytes.
-        let missing = usize::from(self.last_padding_missing).min(HELLO_ELEM_ALIGN - 1);
-        if !self.elements.is_empty() && buf.len() - start >= missing {
-            buf.truncate(buf.len() - missing);
-        }
+        let missing = usize::from(self.last_padding_missing).min(last_padding);
+        buf.truncate(buf.len() - missing);
     }
 }
 
@@ -277,6 +277,13 @@ mod tests {
         let bytes = [4, 0, 0, 0x16, 0, 0, 0, 0, 0, 1, 0, 0x0c, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0];
         let (_, msg) = decode(&bytes).unwrap();
         assert_eq!(&msg.to_bytes(0)[..], &bytes);
+    }
+
+    #[test]
+    fn missing_padding_never_cuts_an_element() {
+        // The bitmap element is 8 bytes long and has no padding to drop.
+        let hello = Hello { last_padding_missing: 3, ..Hello::new_v13() };
+        assert_eq!(&Message::Hello(hello).to_bytes(1)[..], &HELLO_V13);
     }
 
     #[test]
