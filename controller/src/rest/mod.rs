@@ -174,13 +174,18 @@ pub async fn multipart(
 ) -> Result<MultipartReplyBody, ApiError> {
     match dp.request(&Message::MultipartRequest(MultipartRequest::new(body))).await? {
         Message::MultipartReply(reply) => Ok(reply.body),
-        other => Err(ApiError::BadReply(format!("expected MULTIPART_REPLY, got {:?}", other.msg_type()))),
+        other => Err(wrong_message("MULTIPART_REPLY", &other)),
     }
 }
 
 /// The reply body did not have the type the request asked for.
 pub fn wrong_reply(expected: &str, got: &MultipartReplyBody) -> ApiError {
     ApiError::BadReply(format!("expected a {expected} reply, got {:?}", got.mp_type()))
+}
+
+/// A reply of another message type than the request calls for (`expected` is the spec's name).
+pub fn wrong_message(expected: &str, got: &Message) -> ApiError {
+    ApiError::BadReply(format!("expected {expected}, got {:?}", got.msg_type()))
 }
 
 /// Sends a modification and a barrier; Ok once the switch has applied it, `ApiError::Switch` if it

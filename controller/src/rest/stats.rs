@@ -18,7 +18,7 @@ use super::ofctl_json::flows::{
     port_stats_to_json, queue_stats_to_json, table_features_to_json, table_stats_to_json,
 };
 use super::ofctl_json::{Obj, Reserved, base64_encode};
-use super::{ApiState, body_dpid, datapath, multipart, parse_dpid, wrong_reply};
+use super::{ApiState, body_dpid, datapath, multipart, parse_dpid, wrong_message, wrong_reply};
 
 type Reply = Result<Json<Value>, ApiError>;
 
@@ -207,9 +207,7 @@ async fn queue_config(state: &ApiState, dpid: &str, port: PortNo) -> Reply {
     let dp = datapath(state, dpid)?;
     match dp.request(&Message::QueueGetConfigRequest(QueueGetConfigRequest { port })).await? {
         Message::QueueGetConfigReply(r) => Ok(Json(keyed(dpid, json!([queue_config_to_json(&r)])))),
-        other => {
-            Err(ApiError::BadReply(format!("expected QUEUE_GET_CONFIG_REPLY, got {:?}", other.msg_type())))
-        }
+        other => Err(wrong_message("QUEUE_GET_CONFIG_REPLY", &other)),
     }
 }
 
@@ -238,7 +236,7 @@ pub async fn role(State(state): State<ApiState>, PathArgs(dpid): PathArgs<String
     let request = Message::RoleRequest(RoleMessage { role: ControllerRole::NoChange, generation_id: 0 });
     match dp.request(&request).await? {
         Message::RoleReply(r) => Ok(Json(keyed(dpid, json!([role_to_json(&r)])))),
-        other => Err(ApiError::BadReply(format!("expected ROLE_REPLY, got {:?}", other.msg_type()))),
+        other => Err(wrong_message("ROLE_REPLY", &other)),
     }
 }
 
@@ -256,6 +254,6 @@ pub async fn set_role(
     let request = Message::RoleRequest(RoleMessage { role: ControllerRole::from(role), generation_id: 0 });
     match dp.request(&request).await? {
         Message::RoleReply(_) => Ok(()),
-        other => Err(ApiError::BadReply(format!("expected ROLE_REPLY, got {:?}", other.msg_type()))),
+        other => Err(wrong_message("ROLE_REPLY", &other)),
     }
 }
