@@ -400,6 +400,17 @@ async fn queue_config_and_experimenter_on_real_ovs() {
         (StatusCode::BAD_REQUEST, Some("rejected by switch")),
         "{body}"
     );
+    // A body too long for one OpenFlow message is refused before anything is sent: sent with a capped
+    // length, its tail would reach the switch as further messages of the caller's choosing.
+    let flow_mod_tail = "BA4AUAAAAAA".repeat(2000);
+    let (status, body) = api
+        .post(&url, json!({"experimenter": 0x2320, "exp_type": 16, "data_type": "ascii", "data": "x".repeat(65_520) + &flow_mod_tail}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| d.contains("over OpenFlow's 65535-byte message limit")),
+        "{body}"
+    );
     let (status, _) =
         api.send(reqwest::Method::POST, &url, Some(json!({"experimenter": 0x2320})), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);

@@ -52,3 +52,11 @@ impl DecodeError {
         matches!(self.kind, DecodeErrorKind::Truncated)
     }
 }
+
+/// Why a message could not be encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// OpenFlow lengths are 16-bit: the message would be `len` bytes, over 65535 (OF1.3.5 §7.1).
+    #[error("{message} of {len} bytes is over OpenFlow's 65535-byte message limit")]
+    TooLong { message: &'static str, len: usize },
+}

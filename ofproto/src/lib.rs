@@ -3,7 +3,11 @@
 //! Every OpenFlow 1.3 message as a plain Rust value that can be built, encoded and decoded without a
 //! connection. Parsing uses `nom` over complete input; emitting appends to `bytes::BytesMut`, with every
 //! length and padding field computed by the encoder. Unknown numbers round-trip (open enums), unknown
-//! message types decode to [`Message::Unknown`], and no input makes the decoder panic.
+//! message types decode to [`Message::Unknown`], and no input makes the decoder panic. Re-encoding a
+//! decoded message gives the same bytes, with two exceptions: padding is always emitted as zeros (the
+//! spec's value; a peer's non-zero padding is read past, not kept), and a HELLO of another version is
+//! emitted as version 0x04. A message that would exceed 65535 bytes is refused by
+//! [`Message::try_encode`] rather than sent with a wrong length.
 //!
 //! ```
 //! use bytes::{Bytes, BytesMut};
@@ -49,7 +53,7 @@ pub mod role;
 pub mod switch;
 pub mod table;
 
-pub use error::{DecodeError, DecodeErrorKind};
+pub use error::{DecodeError, DecodeErrorKind, EncodeError};
 pub use framing::{FrameError, Framer};
 pub use header::{Header, MsgType, OFP_VERSION};
 pub use message::Message;

@@ -8,7 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 
 use crate::codec::{Body, WireErr};
-use crate::error::{DecodeError, DecodeErrorKind};
+use crate::error::{DecodeError, DecodeErrorKind, EncodeError};
 use crate::header::{HEADER_LEN, Header, MsgType, OFP_VERSION};
 use crate::{
     error_msg, experimenter, flow, group, hello, meter, multipart, packet, port, queue, role, switch, table,
@@ -178,10 +178,20 @@ impl Message {
 
     /// Appends the whole message (header included, length computed) with transaction id `xid`.
     ///
-    /// OpenFlow lengths are 16-bit: a message must fit in 65535 bytes. Building a larger one (e.g. a
-    /// flow-stats reply with thousands of entries) is a caller error; split it first
-    /// (`multipart::split_reply`). Debug builds assert this; release builds write a capped length.
+    /// # Panics
+    /// If the message is over 65535 bytes (see [`try_encode`](Self::try_encode), for messages whose
+    /// size depends on input: data, action lists, experimenter bodies). Sending such a message with a
+    /// capped length would make the peer read its tail as further messages.
     pub fn encode(&self, xid: u32, buf: &mut BytesMut) {
+        if let Err(e) = self.try_encode(xid, buf) {
+            panic!("{e}");
+        }
+    }
+
+    /// Appends the whole message with transaction id `xid`, or nothing if it would be over 65535
+    /// bytes: OpenFlow lengths are 16-bit. A multipart reply that large must be split first
+    /// (`multipart::split_reply`).
+    pub fn try_encode(&self, xid: u32, buf: &mut BytesMut) -> Result<(), EncodeError> {
         let start = buf.len();
         // `ofp_header` (OF1.3.5 §7.1) in one 8-byte write; the length is patched once the body is
         // written (computing it up front would walk the body twice, which costs more than the patch).
@@ -216,17 +226,32 @@ impl Message {
             Message::MeterMod(m) => m.emit(buf),
             Message::Unknown { body, .. } => buf.put_slice(body),
         }
-        debug_assert!(buf.len() - start <= usize::from(u16::MAX), "OpenFlow message over 65535 bytes");
-        let len = u16::try_from(buf.len() - start).unwrap_or(u16::MAX);
+        let Ok(len) = u16::try_from(buf.len() - start) else {
+            let len = buf.len() - start;
+            buf.truncate(start);
+            return Err(EncodeError::TooLong { message: self.msg_type().spec_name(), len });
+        };
         buf[start + 2..start + 4].copy_from_slice(&len.to_be_bytes());
+        Ok(())
     }
 
     /// Encodes into a fresh buffer.
+    ///
+    /// # Panics
+    /// If the message is over 65535 bytes, as [`encode`](Self::encode).
     pub fn to_bytes(&self, xid: u32) -> Bytes {
+        match self.try_to_bytes(xid) {
+            Ok(bytes) => bytes,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Encodes into a fresh buffer, or fails if the message would be over 65535 bytes.
+    pub fn try_to_bytes(&self, xid: u32) -> Result<Bytes, EncodeError> {
         // 256 bytes holds a typical FLOW_MOD or PACKET_OUT without reallocating.
         let mut buf = BytesMut::with_capacity(256);
-        self.encode(xid, &mut buf);
-        buf.freeze()
+        self.try_encode(xid, &mut buf)?;
+        Ok(buf.freeze())
     }
 }
 
@@ -262,6 +287,22 @@ fn body_error(header: &Header, err: WireErr) -> DecodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_over_65535_bytes_is_refused_and_nothing_is_written() {
+        let mut buf = BytesMut::from(&b"kept"[..]);
+        let at_limit = Message::EchoRequest(Bytes::from(vec![0xaa; 65535 - 8]));
+        at_limit.try_encode(1, &mut buf).expect("65535 bytes fit");
+        assert_eq!(&buf[4 + 2..4 + 4], &[0xff, 0xff]);
+        let over = Message::EchoRequest(Bytes::from(vec![0xaa; 65535 - 7]));
+        let before = buf.len();
+        assert_eq!(
+            over.try_encode(2, &mut buf),
+            Err(EncodeError::TooLong { message: "ECHO_REQUEST", len: 65536 })
+        );
+        assert_eq!(buf.len(), before, "nothing of the refused message is left in the buffer");
+        assert!(over.try_to_bytes(3).is_err());
+    }
 
     #[test]
     fn echo_round_trip_zero_copy() {

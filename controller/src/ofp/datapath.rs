@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use ofproto::Message;
 use ofproto::error_msg::ErrorMsg;
 use ofproto::multipart::{MultipartReply, merge_replies};
+use ofproto::{EncodeError, Message};
 use prometheus::IntCounter;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -40,6 +40,21 @@ pub enum RequestError {
     Switch(Box<ErrorMsg>),
     #[error("multipart reply parts did not fit together: {0}")]
     Multipart(String),
+    /// Nothing was sent: the request cannot be encoded (over 65535 bytes).
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+/// Removes a request's entry from the pending map when the request ends, however it ends.
+struct ForgetOnDrop<'a> {
+    dp: &'a DatapathHandle,
+    xid: u32,
+}
+
+impl Drop for ForgetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.dp.lock_pending().remove(&self.xid);
+    }
 }
 
 /// Why a message could not be queued.
@@ -49,6 +64,9 @@ pub enum SendError {
     Closed,
     #[error("the switch's outgoing queue is full")]
     Full,
+    /// Nothing was sent: the message cannot be encoded (over 65535 bytes).
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
 }
 
 impl<T> From<mpsc::error::TrySendError<T>> for SendError {
@@ -223,7 +241,7 @@ impl DatapathHandle {
     /// Queues `msg` with a fresh xid, waiting for room if the queue is full. Returns the xid.
     pub async fn send(&self, msg: &Message) -> Result<u32, SendError> {
         let xid = self.next_xid();
-        self.queue(msg.to_bytes(xid)).await?;
+        self.queue(msg.try_to_bytes(xid)?).await?;
         self.count_sent(msg);
         Ok(xid)
     }
@@ -231,7 +249,7 @@ impl DatapathHandle {
     /// Queues `msg` without waiting; fails with `SendError::Full` rather than blocking (packet-in paths).
     pub fn try_send(&self, msg: &Message) -> Result<u32, SendError> {
         let xid = self.next_xid();
-        let bytes = msg.to_bytes(xid);
+        let bytes = msg.try_to_bytes(xid)?;
         self.inner.tx.try_send(bytes)?;
         self.count_sent(msg);
         Ok(xid)
@@ -239,11 +257,8 @@ impl DatapathHandle {
 
     /// Queues several messages as one write (e.g. forward rule, reverse rule and packet-out).
     pub async fn send_all(&self, msgs: &[Message]) -> Result<(), SendError> {
-        let mut buf = BytesMut::with_capacity(128 * msgs.len());
-        for msg in msgs {
-            msg.encode(self.next_xid(), &mut buf);
-        }
-        self.queue(buf.freeze()).await?;
+        let buf = self.encode_all(msgs)?;
+        self.queue(buf).await?;
         msgs.iter().for_each(|m| self.count_sent(m));
         Ok(())
     }
@@ -252,20 +267,35 @@ impl DatapathHandle {
     /// that an app sending per PACKET_IN allocates once per [`ARENA_CHUNK`] bytes instead of once per
     /// packet. The arena is reused once the writer has sent (and dropped) the earlier slices.
     pub async fn send_all_in(&self, arena: &mut BytesMut, msgs: &[Message]) -> Result<(), SendError> {
-        self.queue(self.encode_in(arena, msgs)).await?;
+        let bytes = self.encode_in(arena, msgs)?;
+        self.queue(bytes).await?;
         msgs.iter().for_each(|m| self.count_sent(m));
         Ok(())
     }
 
-    /// `msgs` encoded with fresh xids into `arena`, split off as one buffer.
-    fn encode_in(&self, arena: &mut BytesMut, msgs: &[Message]) -> Bytes {
+    /// `msgs` encoded with fresh xids into `arena`, split off as one buffer; none of them if one
+    /// cannot be encoded.
+    fn encode_in(&self, arena: &mut BytesMut, msgs: &[Message]) -> Result<Bytes, EncodeError> {
         if arena.capacity() < 512 * msgs.len() {
             arena.reserve(ARENA_CHUNK);
         }
+        let start = arena.len();
         for msg in msgs {
-            msg.encode(self.next_xid(), arena);
+            if let Err(e) = msg.try_encode(self.next_xid(), arena) {
+                arena.truncate(start);
+                return Err(e);
+            }
         }
-        arena.split().freeze()
+        Ok(arena.split().freeze())
+    }
+
+    /// `msgs` encoded with fresh xids into one new buffer.
+    fn encode_all(&self, msgs: &[Message]) -> Result<Bytes, EncodeError> {
+        let mut buf = BytesMut::with_capacity(128 * msgs.len());
+        for msg in msgs {
+            msg.try_encode(self.next_xid(), &mut buf)?;
+        }
+        Ok(buf.freeze())
     }
 
     /// Non-blocking variant of [`send_all_in`](Self::send_all_in), for packet-in paths: a full queue
@@ -273,18 +303,15 @@ impl DatapathHandle {
     /// other switch. Nothing is encoded into the arena when the queue is already full.
     pub fn try_send_all_in(&self, arena: &mut BytesMut, msgs: &[Message]) -> Result<(), SendError> {
         let permit = self.inner.tx.try_reserve()?;
-        permit.send(self.encode_in(arena, msgs));
+        permit.send(self.encode_in(arena, msgs)?);
         msgs.iter().for_each(|m| self.count_sent(m));
         Ok(())
     }
 
     /// Non-blocking variant of [`send_all`](Self::send_all).
     pub fn try_send_all(&self, msgs: &[Message]) -> Result<(), SendError> {
-        let mut buf = BytesMut::with_capacity(128 * msgs.len());
-        for msg in msgs {
-            msg.encode(self.next_xid(), &mut buf);
-        }
-        self.inner.tx.try_send(buf.freeze())?;
+        let buf = self.encode_all(msgs)?;
+        self.inner.tx.try_send(buf)?;
         msgs.iter().for_each(|m| self.count_sent(m));
         Ok(())
     }
@@ -301,25 +328,24 @@ impl DatapathHandle {
         timeout: Duration,
     ) -> Result<Message, RequestError> {
         let xid = self.next_xid();
+        let bytes = msg.try_to_bytes(xid)?;
         let (tx, rx) = oneshot::channel();
         let pending = match msg {
             Message::MultipartRequest(_) => Pending::Multipart { tx, parts: Vec::new(), bytes: 0 },
             _ => Pending::Single(tx),
         };
         self.lock_pending().insert(xid, pending);
-        if self.inner.tx.send(msg.to_bytes(xid)).await.is_err() {
-            self.lock_pending().remove(&xid);
-            return Err(RequestError::Closed);
-        }
-        self.count_sent(msg);
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(RequestError::Closed),
-            Err(_) => {
-                self.lock_pending().remove(&xid);
-                Err(RequestError::Timeout(timeout))
-            }
-        }
+        // However this ends (reply, error, time-out, or the caller dropping this future, e.g. a REST
+        // client that went away), the xid leaves the map; after a reply it is already gone.
+        let _forget = ForgetOnDrop { dp: self, xid };
+        // The time-out covers the wait for queue room too: a switch that does not read must not
+        // hold a caller longer than `timeout`.
+        let exchange = async {
+            self.queue(bytes).await.map_err(|_| RequestError::Closed)?;
+            self.count_sent(msg);
+            rx.await.unwrap_or(Err(RequestError::Closed))
+        };
+        tokio::time::timeout(timeout, exchange).await.unwrap_or(Err(RequestError::Timeout(timeout)))
     }
 
     /// Sends a BARRIER_REQUEST and waits for the reply: every message queued before it has been processed.

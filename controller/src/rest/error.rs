@@ -77,13 +77,17 @@ impl From<RequestError> for ApiError {
             RequestError::Timeout(d) => ApiError::SwitchTimeout(d),
             RequestError::Switch(msg) => ApiError::Switch(msg),
             RequestError::Multipart(m) => ApiError::BadReply(m),
+            RequestError::Encode(e) => ApiError::BadRequest(e.to_string()),
         }
     }
 }
 
 impl From<SendError> for ApiError {
     fn from(e: SendError) -> Self {
-        ApiError::SwitchUnavailable(e.to_string())
+        match e {
+            SendError::Encode(e) => ApiError::BadRequest(e.to_string()),
+            SendError::Closed | SendError::Full => ApiError::SwitchUnavailable(e.to_string()),
+        }
     }
 }
 
