@@ -335,6 +335,17 @@ async fn groups_meters_ports_and_stats_on_real_ovs() {
     let (_, pstats) = api.get(&ctl.url(&format!("/stats/port/{dpid}/1"))).await;
     assert_eq!(pstats[&key].as_array().unwrap().len(), 1, "{pstats}");
     assert_eq!(pstats[&key][0]["port_no"], 1);
+    // `ALL` in the path is every port, as in Ryu (sent as OFPP_ANY, not as the port OFPP_ALL).
+    let (_, every) = api.get(&ctl.url(&format!("/stats/port/{dpid}"))).await;
+    let (status, all) = api.get(&ctl.url(&format!("/stats/port/{dpid}/ALL"))).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let ports = |v: &Value| -> Vec<Value> {
+        let mut p: Vec<Value> = v[&key].as_array().unwrap().iter().map(|e| e["port_no"].clone()).collect();
+        p.sort_by_key(|n| n.to_string());
+        p
+    };
+    assert!(ports(&all).len() > 1, "{all}");
+    assert_eq!(ports(&all), ports(&every));
 
     // Switch description, tables, role.
     let (_, desc) = api.get(&ctl.url(&format!("/stats/desc/{dpid}"))).await;
@@ -385,6 +396,13 @@ async fn queue_config_and_experimenter_on_real_ovs() {
     assert_eq!((status, body[&key][0]["port"].clone()), (StatusCode::OK, json!(1)), "{body}");
     let (status, body) = api.get(&ctl.url(&format!("/stats/queueconfig/{dpid}/x"))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // `ALL` is every port, as in Ryu, for queue configs and queue stats alike.
+    let (status, body) = api.get(&ctl.url(&format!("/stats/queueconfig/{dpid}/ALL"))).await;
+    assert_eq!((status, body[&key][0]["port"].clone()), (StatusCode::OK, json!("ANY")), "{body}");
+    let (status, body) = api.get(&ctl.url(&format!("/stats/queue/{dpid}/ALL"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = api.get(&ctl.url(&format!("/stats/queue/{dpid}/ALL/ALL"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     // Ryu's /stats/experimenter: a Nicira message Open vSwitch knows (NXT_SET_PACKET_IN_FORMAT,
     // subtype 16, to the standard format it already uses) is accepted; an experimenter id it does not

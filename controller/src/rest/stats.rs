@@ -112,8 +112,13 @@ pub async fn table_features(State(state): State<ApiState>, PathArgs(dpid): PathA
     }
 }
 
-/// A port number path segment: a number or a reserved name (`LOCAL`, `ANY`).
+/// A port number path segment: a number or a reserved name (`LOCAL`, `ANY`). `ALL` in a path means
+/// every port, as in Ryu's `ofctl_rest` (`if port == "ALL": port = None`, sent as OFPP_ANY); as
+/// a port number OFPP_ALL names no single port, and switches answer it with nothing or an error.
 fn port_segment(text: &str) -> Result<PortNo, ApiError> {
+    if text.eq_ignore_ascii_case("ALL") {
+        return Ok(PortNo::ANY);
+    }
     Reserved::Port
         .from_user(&Value::from(text))
         .map(|n| PortNo(n as u32))
