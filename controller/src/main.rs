@@ -198,7 +198,14 @@ async fn main() -> anyhow::Result<std::process::ExitCode> {
             rudder_controller::lab::run_topology(args).map(|()| std::process::ExitCode::SUCCESS)
         }
         Command::Serve(args) => {
-            let poll_every = std::time::Duration::from_secs_f64(args.port_stats_interval.max(0.0));
+            rudder_http::raise_open_file_limit();
+            let poll_every =
+                std::time::Duration::try_from_secs_f64(args.port_stats_interval).map_err(|_| {
+                    anyhow::anyhow!(
+                        "--port-stats-interval: expected seconds (0 or more), got {}",
+                        args.port_stats_interval
+                    )
+                })?;
             let dashboard_samples = (!args.no_dashboard).then(|| samples_dir(args.samples_dir.clone()));
             let config = args.into_config()?;
             let mut listeners: Vec<OpenFlowListener> = Vec::new();

@@ -21,15 +21,10 @@ pub mod state;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 pub use config::NodeConfig;
@@ -48,69 +43,6 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), api::observe))
         .with_state(state)
-}
-
-/// Accepts connections until `stop` resolves, then lets open requests finish for up to `drain`.
-///
-/// This is `axum::serve` with two limits it does not offer: a client must send its first byte, and
-/// then each request's headers, within `read_timeout` (a silent, stalled or half-sent request would
-/// otherwise hold its connection for ever), and shutdown does not wait for ever on a client that
-/// never finishes its request.
-async fn serve(
-    listener: TcpListener,
-    router: Router,
-    stop: impl Future<Output = ()> + Send + 'static,
-    read_timeout: Duration,
-    drain: Duration,
-) {
-    let mut builder = ConnectionBuilder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(read_timeout);
-    let graceful = GracefulShutdown::new();
-    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
-    tokio::pin!(stop);
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = &mut stop => break,
-        };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                // Out of file descriptors and the like: wait a little rather than spin.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let (builder, router, watcher) = (builder.clone(), router.clone(), graceful.watcher());
-        let mut stopping = stopping.clone();
-        tokio::spawn(async move {
-            // hyper-util reads the first bytes (to tell HTTP/1 from HTTP/2) with no timer of its own,
-            // so a client that connects and sends nothing would hold its connection for ever. The
-            // first byte must come within the read timeout; shutdown stops the wait at once.
-            let mut first = [0u8; 1];
-            tokio::select! {
-                peeked = tokio::time::timeout(read_timeout, stream.peek(&mut first)) => {
-                    if !matches!(peeked, Ok(Ok(n)) if n > 0) {
-                        return;
-                    }
-                }
-                _ = stopping.wait_for(|stopping| *stopping) => return,
-            }
-            let service = TowerToHyperService::new(router);
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            let _ = watcher.watch(connection.into_owned()).await;
-        });
-    }
-    drop(listener);
-    let _ = stopping_tx.send(true);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(drain) => {
-            tracing::warn!(drain_s = drain.as_secs(), "requests still open after the drain timeout; closing them");
-        }
-    }
 }
 
 /// Serves the node on `listener` until `shutdown` resolves (or the model fails to load), then
@@ -150,7 +82,7 @@ pub async fn run(
     };
     tracing::info!(listen = %listener.local_addr()?, "serving");
     let config = state.config();
-    serve(listener, app(state.clone()), stop, config.read_timeout, config.drain_timeout).await;
+    rudder_http::serve(listener, app(state.clone()), stop, config.read_timeout, config.drain_timeout).await;
     let drain = state.clone();
     tokio::task::spawn_blocking(move || drain.shutdown()).await?;
     let failure = load_failure.lock().ok().and_then(|mut f| f.take());

@@ -12,6 +12,7 @@ async fn main() -> anyhow::Result<()> {
         .with_current_span(true)
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
+    rudder_http::raise_open_file_limit();
     let Command::Serve(args) = Cli::parse().command;
     let listen = args.listen;
     let config = args.into_config()?;

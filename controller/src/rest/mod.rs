@@ -36,6 +36,7 @@ use axum::routing::{delete, get, post};
 use ofproto::Message;
 use ofproto::multipart::{MultipartReplyBody, MultipartRequest, MultipartRequestBody};
 use serde_json::Value;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 pub use error::ApiError;
 pub use port_stats_poller::spawn_port_stats_poller;
@@ -123,14 +124,23 @@ pub fn router(state: ApiState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
-/// Serves [`router`] on `listener` until `shutdown` resolves (in-flight requests finish first).
+/// How long a client has for its first byte, then for each request's headers, and for its body.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long shutdown waits for open requests (a REST call waits at most a few seconds for a switch).
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves [`router`] on `listener` until `shutdown` resolves; in-flight requests then get
+/// [`DRAIN_TIMEOUT`] to finish. A connection that sends nothing, or stalls in its headers or body,
+/// is closed after [`READ_TIMEOUT`] (`axum::serve` would hold it, and its file descriptor, for ever).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "REST API listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let router = router(state).layer(RequestBodyTimeoutLayer::new(READ_TIMEOUT));
+    rudder_http::serve(listener, router, shutdown, READ_TIMEOUT, DRAIN_TIMEOUT).await;
+    Ok(())
 }
 
 async fn not_found(uri: Uri) -> ApiError {
