@@ -284,3 +284,52 @@ async fn edge_cases_are_json_errors_naming_the_field() {
         .expect("request");
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn pools_that_would_take_each_other_s_traffic_are_refused_with_409() {
+    let ctl = controller().await;
+    let send = |method: Method, path: &'static str, body: Value| call(&ctl, method, path, Some(body), true);
+
+    // A VIP that is another pool's backend: the controller would answer ARP for that node.
+    let (s, body) = send(
+        Method::POST,
+        "/lb/pools",
+        json!({"name": "x", "vip": "10.9.0.11", "backends": [{"ip": "10.9.0.70"}]}),
+    )
+    .await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::CONFLICT, Some("vip")), "{body}");
+    let (s, body) = send(Method::POST, "/lb/pools/v1/backends", json!({"ip": "10.9.0.100"})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "its own VIP: {body}");
+    let w = json!({"name": "w", "vip": "10.9.0.150", "backends": [{"ip": "10.9.0.12"}, {"ip": "10.9.0.71"}]});
+    assert_eq!(send(Method::POST, "/lb/pools", w).await.0, StatusCode::CREATED);
+    let (s, body) = send(Method::POST, "/lb/pools/w/backends", json!({"ip": "10.9.0.100"})).await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::CONFLICT, Some("ip")), "v1's VIP: {body}");
+
+    // One VIP, one MAC: a second pool on v1's VIP (another port) must use it.
+    let same_vip = json!({"name": "y", "vip": "10.9.0.100", "vip_mac": "02:00:00:00:09:09", "ports": [9000],
+        "backends": [{"ip": "10.9.0.72"}]});
+    let (s, body) = send(Method::POST, "/lb/pools", same_vip).await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::CONFLICT, Some("vip_mac")), "{body}");
+
+    // v1 and w share backend 10.9.0.12:8000: one of them may spread in the switch, not both.
+    let put =
+        |pool: &'static str, algorithm: &str| send(Method::PUT, pool, json!({ "algorithm": algorithm }));
+    assert_eq!(put("/lb/pools/v1/algorithm", "select_group").await.0, StatusCode::OK);
+    let (s, body) = put("/lb/pools/w/algorithm", "wildcard").await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::CONFLICT, Some("algorithm")), "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("10.9.0.12:8000")), "{body}");
+    let (_, algorithm) = call(&ctl, Method::GET, "/lb/pools/w/algorithm", None, false).await;
+    assert_eq!(algorithm["algorithm"], "round_robin", "a refused switch changes nothing: {algorithm}");
+    assert_eq!(put("/lb/pools/w/algorithm", "least_connections").await.0, StatusCode::OK);
+    // Nor may a backend join a switch-side pool while another switch-side pool has it.
+    assert_eq!(put("/lb/pools/v1/algorithm", "round_robin").await.0, StatusCode::OK);
+    assert_eq!(put("/lb/pools/w/algorithm", "wildcard").await.0, StatusCode::OK);
+    assert_eq!(put("/lb/pools/v1/algorithm", "select_group").await.0, StatusCode::CONFLICT);
+    let (s, _) = call(&ctl, Method::DELETE, "/lb/pools/w/backends/10.9.0.12", None, true).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(put("/lb/pools/v1/algorithm", "select_group").await.0, StatusCode::OK);
+    let (s, body) = send(Method::POST, "/lb/pools/w/backends", json!({"ip": "10.9.0.11"})).await;
+    assert_eq!((s, body["field"].as_str()), (StatusCode::CONFLICT, Some("ip")), "{body}");
+    let other_port = json!({"ip": "10.9.0.11", "port": 9000});
+    assert_eq!(send(Method::POST, "/lb/pools/w/backends", other_port).await.0, StatusCode::CREATED);
+}

@@ -306,7 +306,7 @@ fn tx_checksum_off(netns: Option<&str>, ifname: &str) {
     assert!(out.status.success(), "tx checksum off on {ifname}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-fn run_ok(program: &str, args: &[&str]) {
+pub fn run_ok(program: &str, args: &[&str]) {
     let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("running {program}: {e}"));
     assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }

@@ -85,6 +85,9 @@ struct PoolEntry {
     bytes_exported: HashMap<BackendId, u64>,
     /// Flows whose rules were sent within [`RULES_FRESH`], and when (pruned by the timer).
     rules_sent: HashMap<FlowKey, Instant>,
+    /// Flows steered with per-flow rules: when their rules were last sent or last seen in a
+    /// switch's flow stats (only while flow stats are polled; see `end_vanished_flows`).
+    flow_seen: HashMap<FlowKey, Instant>,
     /// Conntrack steering: where each client's reply rules were sent, by (switch, client MAC): the
     /// port and when.
     ct_clients: HashMap<(u64, ofproto::MacAddr), (PortNo, Instant)>,
@@ -209,6 +212,7 @@ impl LbApp {
             installed: HashMap::new(),
             bytes_exported: HashMap::new(),
             rules_sent: HashMap::new(),
+            flow_seen: HashMap::new(),
             ct_clients: HashMap::new(),
             ct_reply_ips: HashMap::new(),
         };

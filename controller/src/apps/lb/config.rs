@@ -241,6 +241,32 @@ pub enum LbConfigError {
     /// An error in one backend of a pool's `backends` list, which `field` names by position.
     #[error("{inner}")]
     InBackend { index: usize, inner: Box<LbConfigError> },
+    #[error(
+        "lb pool {pool:?}: idle_timeout must be at least 1 s (a steered flow ends when its rules idle out)"
+    )]
+    ZeroIdleTimeout { pool: String },
+    /// The controller would answer ARP for a backend's own address.
+    #[error("lb: pool {vip_pool:?}'s VIP {ip} is a backend of pool {backend_pool:?}")]
+    VipIsBackend { vip_pool: String, backend_pool: String, ip: Ipv4Addr },
+    /// One VIP answers ARP with one MAC.
+    #[error(
+        "lb: pools {first:?} and {second:?} share VIP {vip} but not its vip_mac ({first_mac} and {second_mac})"
+    )]
+    VipMacDiffers { first: String, second: String, vip: Ipv4Addr, first_mac: MacAddr, second_mac: MacAddr },
+    /// The switch-side modes rewrite every reply from a member's address and port to their pool's
+    /// VIP, so two such pools on one backend would each take the other's replies.
+    #[error(
+        "lb: pools {first:?} and {second:?} both spread in the switch ({first_algorithm} and {second_algorithm}) \
+         over backend {ip}:{port}; a backend can serve one switch-side pool (use a reactive algorithm for the other)"
+    )]
+    SharedSwitchSideBackend {
+        first: String,
+        second: String,
+        first_algorithm: Algorithm,
+        second_algorithm: Algorithm,
+        ip: Ipv4Addr,
+        port: u16,
+    },
 }
 
 impl LbConfigError {
@@ -271,6 +297,10 @@ impl LbConfigError {
             LbConfigError::BadBackendAddress { .. } => "ip",
             LbConfigError::BadBackendPort { .. } => "port",
             LbConfigError::BadBackendMac { .. } => "mac",
+            LbConfigError::ZeroIdleTimeout { .. } => "idle_timeout",
+            LbConfigError::VipIsBackend { .. } => "vip",
+            LbConfigError::VipMacDiffers { .. } => "vip_mac",
+            LbConfigError::SharedSwitchSideBackend { .. } => "algorithm",
         };
         key.to_string()
     }
@@ -326,8 +356,63 @@ impl LbConfig {
                 vips.push((pool.vip, port, &pool.name));
             }
         }
-        Ok(())
+        check_across_pools(&self.pools)
     }
+
+    /// Whether `e` is about how two pools get along (REST answers it with 409 Conflict) rather than
+    /// about one value.
+    pub fn is_conflict(e: &LbConfigError) -> bool {
+        matches!(
+            e,
+            LbConfigError::DuplicateVip { .. }
+                | LbConfigError::VipIsBackend { .. }
+                | LbConfigError::VipMacDiffers { .. }
+                | LbConfigError::SharedSwitchSideBackend { .. }
+        )
+    }
+}
+
+/// What no single pool shows: a VIP that is another pool's backend, one VIP with two MACs, and two
+/// switch-side pools on one backend address and port.
+fn check_across_pools(pools: &[PoolConfig]) -> Result<(), LbConfigError> {
+    for (i, a) in pools.iter().enumerate() {
+        for b in pools {
+            if let Some(backend) = b.backends.iter().find(|x| x.ip == a.vip) {
+                return Err(LbConfigError::VipIsBackend {
+                    vip_pool: a.name.clone(),
+                    backend_pool: b.name.clone(),
+                    ip: backend.ip,
+                });
+            }
+        }
+        for b in &pools[i + 1..] {
+            if a.vip == b.vip && a.vip_mac != b.vip_mac {
+                return Err(LbConfigError::VipMacDiffers {
+                    first: a.name.clone(),
+                    second: b.name.clone(),
+                    vip: a.vip,
+                    first_mac: a.vip_mac,
+                    second_mac: b.vip_mac,
+                });
+            }
+            if !(a.algorithm.is_switch_side() && b.algorithm.is_switch_side()) {
+                continue;
+            }
+            let shared =
+                a.backends.iter().find(|x| b.backends.iter().any(|y| y.ip == x.ip && y.port == x.port));
+            if let Some(x) = shared {
+                return Err(LbConfigError::SharedSwitchSideBackend {
+                    first: a.name.clone(),
+                    second: b.name.clone(),
+                    first_algorithm: a.algorithm,
+                    second_algorithm: b.algorithm,
+                    ip: x.ip,
+                    port: x.port,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 impl PoolConfig {
@@ -349,6 +434,9 @@ impl PoolConfig {
         let mut ports = HashSet::new();
         if let Some(&port) = self.ports.iter().find(|p| !ports.insert(**p)) {
             return Err(LbConfigError::DuplicatePort { pool: pool(), port });
+        }
+        if self.idle_timeout == 0 {
+            return Err(LbConfigError::ZeroIdleTimeout { pool: pool() });
         }
         if self.backends.is_empty() {
             return Err(LbConfigError::NoBackends { pool: pool() });
@@ -553,5 +641,58 @@ mod tests {
             (err.field().as_str(), err.to_string().as_str()),
             ("conntrack_idle_s", "lb.conntrack_idle_s must be at least 2, got 1")
         );
+        // Per-flow rules that never idle out would never end their flows.
+        let mut cfg: LbConfig = toml::from_str(SAMPLE).expect("sample parses");
+        cfg.pools[0].idle_timeout = 0;
+        assert_eq!(cfg.validate().expect_err("idle 0").field(), "idle_timeout");
+    }
+
+    /// The sample's pool and a second one, "other", on the same backends at another VIP.
+    fn two_pools() -> LbConfig {
+        let mut cfg: LbConfig = toml::from_str(SAMPLE).expect("sample parses");
+        let mut other = cfg.pools[0].clone();
+        other.name = "other".into();
+        other.vip = Ipv4Addr::new(10, 0, 0, 200);
+        other.vip_mac = MacAddr([2, 0, 0, 0, 2, 0]);
+        cfg.pools.push(other);
+        cfg
+    }
+
+    #[test]
+    fn pools_may_share_backends_but_not_a_switch_side_mode_on_them() {
+        let mut cfg = two_pools();
+        cfg.validate().expect("two reactive pools on the same backends");
+        cfg.pools[0].algorithm = Algorithm::SelectGroup;
+        cfg.validate().expect("one switch-side pool");
+        cfg.pools[1].algorithm = Algorithm::Wildcard;
+        let err = cfg.validate().expect_err("both rewrite the backends' replies");
+        assert!(LbConfig::is_conflict(&err));
+        assert_eq!(err.field(), "algorithm");
+        assert!(err.to_string().contains("backend 10.0.0.11:8000"), "{err}");
+        // The same address on another port is another reply stream.
+        for b in &mut cfg.pools[1].backends {
+            b.port = 9000;
+        }
+        cfg.validate().expect("different backend ports");
+    }
+
+    #[test]
+    fn a_vip_is_nobody_s_backend_and_has_one_mac() {
+        let mut cfg = two_pools();
+        cfg.pools[1].vip = Ipv4Addr::new(10, 0, 0, 12);
+        cfg.pools[1].backends.retain(|b| b.ip != Ipv4Addr::new(10, 0, 0, 12));
+        let err = cfg.validate().expect_err("VIP of one pool is a backend of another");
+        assert_eq!((err.field().as_str(), LbConfig::is_conflict(&err)), ("vip", true));
+        assert!(
+            err.to_string().contains("pool \"other\"'s VIP 10.0.0.12 is a backend of pool \"resnet\""),
+            "{err}"
+        );
+        let mut cfg = two_pools();
+        cfg.pools[1].vip = cfg.pools[0].vip;
+        cfg.pools[1].ports = vec![9000];
+        let err = cfg.validate().expect_err("one VIP, two MACs");
+        assert_eq!(err.field(), "vip_mac");
+        cfg.pools[1].vip_mac = cfg.pools[0].vip_mac;
+        cfg.validate().expect("one VIP on other ports with its MAC");
     }
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::algorithm::Algorithm;
-use super::config::{BackendConfig, LbConfigError, PoolConfig};
+use super::config::{BackendConfig, LbConfig, LbConfigError, PoolConfig};
 use super::probe::ProbeReport;
 use super::stats::{BackendStats, LbStats, PoolStats};
 
@@ -34,6 +34,9 @@ pub enum LbError {
     /// A value is not acceptable; `field` names the JSON key.
     #[error("{message}")]
     Invalid { field: String, message: String },
+    /// A value clashes with another pool (see [`LbConfig::is_conflict`]); `field` names the JSON key.
+    #[error("{message}")]
+    Conflict { field: String, message: String },
     #[error("the load balancer app is not running")]
     Stopped,
 }
@@ -46,7 +49,8 @@ impl LbError {
             LbError::DuplicatePool(_)
             | LbError::DuplicateVip(_)
             | LbError::DuplicateBackend { .. }
-            | LbError::LastBackend { .. } => 409,
+            | LbError::LastBackend { .. }
+            | LbError::Conflict { .. } => 409,
             LbError::Invalid { .. } => 400,
             LbError::Stopped => 503,
         }
@@ -55,7 +59,7 @@ impl LbError {
     /// The JSON key the error is about, if any.
     pub fn field(&self) -> Option<&str> {
         match self {
-            LbError::Invalid { field, .. } => Some(field),
+            LbError::Invalid { field, .. } | LbError::Conflict { field, .. } => Some(field),
             LbError::LastBackend { .. } => Some("ip"),
             LbError::DuplicatePool(_) => Some("name"),
             LbError::DuplicateVip(_) => Some("vip"),
@@ -70,6 +74,9 @@ impl From<LbConfigError> for LbError {
         match e {
             LbConfigError::DuplicateName(name) => LbError::DuplicatePool(name),
             LbConfigError::DuplicateVip { .. } => LbError::DuplicateVip(e.to_string()),
+            other if LbConfig::is_conflict(&other) => {
+                LbError::Conflict { field: other.field(), message: other.to_string() }
+            }
             other => LbError::Invalid { field: other.field(), message: other.to_string() },
         }
     }

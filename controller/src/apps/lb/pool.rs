@@ -70,6 +70,8 @@ pub struct Pool {
     flows: HashMap<FlowKey, BackendId>,
     /// The wildcard partition installed on the switch, once the wildcard mode has planned one.
     wildcard: Option<WildcardAssignment>,
+    /// The id the next backend added gets: ids only grow.
+    next_backend: u16,
 }
 
 impl Pool {
@@ -84,7 +86,17 @@ impl Pool {
             .collect();
         let algorithm = config.algorithm;
         let selector = algorithm.build(config.seed, config.wildcard_bits);
-        Ok(Pool { id, config, backends, algorithm, selector, flows: HashMap::new(), wildcard: None })
+        let next_backend = config.backends.len() as u16;
+        Ok(Pool {
+            id,
+            config,
+            backends,
+            algorithm,
+            selector,
+            flows: HashMap::new(),
+            wildcard: None,
+            next_backend,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -115,6 +127,7 @@ impl Pool {
     /// in the flow table); only new flows follow the new selector.
     pub fn set_algorithm(&mut self, algorithm: Algorithm) {
         self.algorithm = algorithm;
+        self.config.algorithm = algorithm;
         self.selector = algorithm.build(self.config.seed, self.config.wildcard_bits);
     }
 
@@ -222,9 +235,8 @@ impl Pool {
         if self.backends.iter().any(|b| b.spec.ip == spec.ip) {
             return Err(PoolAddError::Duplicate(spec.ip));
         }
-        let next = self.backends.iter().map(|b| b.id.0).max().map_or(Some(0), |m| m.checked_add(1));
-        let id = match next {
-            Some(n) if usize::from(n) < super::config::MAX_BACKENDS => BackendId(n),
+        let id = match self.next_backend {
+            n if usize::from(n) < super::config::MAX_BACKENDS => BackendId(n),
             _ => {
                 return Err(PoolAddError::Invalid(LbConfigError::TooManyBackends {
                     pool: self.config.name.clone(),
@@ -232,6 +244,7 @@ impl Pool {
                 }));
             }
         };
+        self.next_backend += 1;
         self.config.backends.push(spec.clone());
         self.backends.push(Backend::new(id, spec, self.config.breaker));
         Ok(id)
@@ -444,6 +457,15 @@ pub(crate) mod tests {
             client_port: 40000 + (n % 1000) as u16,
             vip_port: 8000,
         }
+    }
+
+    #[test]
+    fn a_removed_backend_s_id_is_not_given_to_the_next_one() {
+        let mut p = pool(Algorithm::RoundRobin, &[1, 1, 1]);
+        p.remove_backend(BackendId(2)).expect("backend 2 exists");
+        let spec = BackendConfig { ip: Ipv4Addr::new(10, 0, 0, 50), ..BackendConfig::default() };
+        // Rules and counters of the old backend 2 may still be reported under its id.
+        assert_eq!(p.add_backend(spec).ok(), Some(BackendId(3)));
     }
 
     #[test]

@@ -4,12 +4,15 @@
 //! rules still installed; `rudder_lb_bytes_total` follows both.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use ofproto::flow::FlowRemoved;
 use ofproto::message::Message;
 use ofproto::multipart::{FlowStatsRequest, MultipartReplyBody, MultipartRequest, MultipartRequestBody};
 
-use super::{LbApp, LiveTraffic, label};
+use tracing::info;
+
+use super::{LbApp, LiveTraffic, TICK, label};
 use crate::apps::lb::COOKIE_TAG;
 use crate::apps::lb::backend::{Backend, BackendId};
 use crate::apps::lb::handle::LbInput;
@@ -27,14 +30,8 @@ impl LbApp {
         if cookie.kind != RuleKind::Forward {
             return;
         }
-        let m = &removed.r#match;
-        let (Some(client_ip), Some(client_port), Some(vip_port), Some(backend)) =
-            (m.get_ipv4_src(), m.get_tcp_src(), m.get_tcp_dst(), cookie.backend)
-        else {
-            return;
-        };
+        let (Some(key), Some(backend)) = (flow_key(&removed.r#match), cookie.backend) else { return };
         let Some(entry) = self.pools.get_mut(&cookie.pool) else { return };
-        let key = FlowKey { client_ip, client_port, vip_port };
         if entry.pool.flow(key) == Some(backend) {
             entry.pool.flow_removed(key, removed.byte_count, removed.packet_count);
         } else if let Ok(b) = entry.pool.backend_mut(backend) {
@@ -44,6 +41,40 @@ impl LbApp {
         }
         self.export_active(cookie.pool, backend);
         self.export_bytes(cookie.pool);
+    }
+
+    /// Ends the flows whose forward rule no switch has shown for longer than the pool's idle timeout
+    /// and two flow-stats polls: the rule idled out or was lost without a FLOW_REMOVED reaching the
+    /// controller (a switch that reconnected and cleared its tables, or restarted, or never came
+    /// back; a FLOW_MOD that was never sent). A connection still alive after that is steered anew by
+    /// its next packet, as after an idle timeout. Forgets the ended flows' entries as well.
+    pub(super) fn end_vanished_flows(&mut self, now: Instant) {
+        let polls = TICK * (2 * self.stats_every_ticks as u32);
+        let mut ended: Vec<(PoolId, BackendId)> = Vec::new();
+        for entry in self.pools.values_mut() {
+            let grace = Duration::from_secs(u64::from(entry.pool.config().idle_timeout)) + polls;
+            let pool = &mut entry.pool;
+            entry.flow_seen.retain(|key, seen| {
+                if pool.flow(*key).is_none() {
+                    return false;
+                }
+                if now.duration_since(*seen) <= grace {
+                    return true;
+                }
+                if let Some(backend) = pool.flow_removed(*key, 0, 0) {
+                    ended.push((pool.id, backend));
+                }
+                false
+            });
+        }
+        if !ended.is_empty() {
+            info!(flows = ended.len(), "lb: ended flows whose rules have left the switches unreported");
+        }
+        ended.sort_unstable();
+        ended.dedup();
+        for (pool, backend) in ended {
+            self.export_active(pool, backend);
+        }
     }
 
     /// Sets `rudder_lb_active_flows` of one backend to its count.
@@ -118,6 +149,16 @@ impl LbApp {
             e.0 = e.0.saturating_add(f.byte_count);
             e.1 = e.1.saturating_add(f.packet_count);
         }
+        let now = Instant::now();
+        for f in &flows {
+            let Some(c) = LbCookie::decode(f.cookie).filter(|c| c.kind == RuleKind::Forward) else {
+                continue;
+            };
+            let Some(entry) = self.pools.get_mut(&c.pool) else { continue };
+            if let Some(seen) = flow_key(&f.r#match).and_then(|key| entry.flow_seen.get_mut(&key)) {
+                *seen = now;
+            }
+        }
         self.live.insert(dpid, per_backend);
         for entry in self.pools.values_mut() {
             for x in entry.extra.values_mut() {
@@ -139,6 +180,11 @@ impl LbApp {
             self.export_bytes(id);
         }
     }
+}
+
+/// The flow a per-flow forward rule carries (its match is client:port -> VIP:port).
+fn flow_key(m: &ofproto::oxm::Match) -> Option<FlowKey> {
+    Some(FlowKey { client_ip: m.get_ipv4_src()?, client_port: m.get_tcp_src()?, vip_port: m.get_tcp_dst()? })
 }
 
 /// A flow just steered to `target` (`backend` its state): counts it in `rudder_lb_flows_total`

@@ -14,7 +14,7 @@ use crate::apps::lb::backend::BackendId;
 use crate::apps::lb::config::{BackendConfig, LbConfig, PoolConfig, SteeringMode};
 use crate::apps::lb::handle::{BackendPatch, LbCommand, LbError};
 use crate::apps::lb::pool::{Pool, PoolAddError, PoolId};
-use crate::apps::lb::rules::{delete_backend_rules, delete_pool_rules};
+use crate::apps::lb::rules::{delete_backend_rules, delete_pool_rules, trap_rules};
 use crate::apps::lb::select_group::group_id;
 use crate::apps::lb::stats::{BackendStats, LbStats, PoolStats};
 
@@ -66,6 +66,34 @@ impl LbApp {
             .ok_or_else(|| LbError::UnknownPool(name.to_string()))
     }
 
+    /// The pools as they run now (backends and algorithms changed over REST included), as a config.
+    fn running_config(&self) -> LbConfig {
+        LbConfig {
+            pools: self.pools.values().map(|e| e.pool.config().clone()).collect(),
+            ..LbConfig::default()
+        }
+    }
+
+    /// Checks the running pools with pool `id`'s config changed by `change`: what a backend added or
+    /// an algorithm switched must not break between pools (`field` names the request's key).
+    fn check_change(
+        &self,
+        id: PoolId,
+        field: &str,
+        change: impl FnOnce(&mut PoolConfig),
+    ) -> Result<(), LbError> {
+        let mut all = self.running_config();
+        if let Some(pool) = all.pools.iter_mut().find(|p| p.name == self.pools[&id].pool.name()) {
+            change(pool);
+        }
+        all.validate().map_err(|e| {
+            let conflict = LbConfig::is_conflict(&e);
+            let message = e.to_string();
+            let field = field.to_string();
+            if conflict { LbError::Conflict { field, message } } else { LbError::Invalid { field, message } }
+        })
+    }
+
     fn pool_stats(&self, id: PoolId) -> PoolStats {
         self.pools[&id].stats()
     }
@@ -89,10 +117,7 @@ impl LbApp {
             return Err(LbError::Invalid { field: "name".into(), message: "name must not be empty".into() });
         }
         // Validate against the pools already running, as if the config file listed them all.
-        let mut all = LbConfig {
-            pools: self.pools.values().map(|e| e.pool.config().clone()).collect(),
-            ..LbConfig::default()
-        };
+        let mut all = self.running_config();
         all.pools.push(config.clone());
         all.validate()?;
         let id = (0..u16::MAX)
@@ -119,6 +144,14 @@ impl LbApp {
         for i in 0..entry.pool.config().ports.len() {
             msgs.push(Message::GroupMod(GroupMod::delete(group_id(id, i as u8))));
         }
+        // Pools on the same VIP (other ports) share its ARP trap (one match, one priority), which
+        // the delete above may have taken with the removed pool's cookie.
+        let vip = entry.pool.vip();
+        for other in self.pools.values().filter(|e| e.pool.vip() == vip) {
+            msgs.extend(
+                trap_rules(other.pool.id, vip, &other.pool.config().ports).into_iter().map(Message::FlowMod),
+            );
+        }
         self.broadcast(&msgs).await;
         if entry.pool.config().steering == SteeringMode::Conntrack {
             self.resend_client_rules().await;
@@ -137,6 +170,14 @@ impl LbApp {
     async fn add_backend(&mut self, pool: &str, config: BackendConfig) -> Result<BackendStats, LbError> {
         let id = self.pool_id(pool)?;
         let ip = config.ip;
+        if self.pools[&id].pool.backend_by_ip(ip).is_none() {
+            // The backend's own checks come from `add_backend` below, with their own field names.
+            let candidate = config.clone();
+            self.check_change(id, "ip", |p| p.backends.push(candidate)).or_else(|e| match e {
+                LbError::Invalid { .. } => Ok(()),
+                conflict => Err(conflict),
+            })?;
+        }
         let entry = self.pools.get_mut(&id).ok_or_else(|| LbError::UnknownPool(pool.to_string()))?;
         let backend = entry.pool.add_backend(config).map_err(|e| match e {
             PoolAddError::Duplicate(ip) => LbError::DuplicateBackend { pool: pool.to_string(), ip },
@@ -166,6 +207,14 @@ impl LbApp {
         let _ = entry.pool.remove_backend(backend);
         entry.extra.remove(&backend);
         entry.bytes_exported.remove(&backend);
+        // Its rules leave every switch now; a transition the sync below starts must not add them
+        // again with the other backends' retiring rules.
+        for installed in entry.installed.values_mut() {
+            installed.forget_backend(backend);
+        }
+        for live in self.live.values_mut() {
+            live.remove(&(id, backend));
+        }
         self.metrics.forget_backend(pool, &label(ip));
         self.broadcast(&[Message::FlowMod(delete_backend_rules(id, backend))]).await;
         self.sync_proactive(id, Change::Planned).await;
@@ -207,6 +256,7 @@ impl LbApp {
 
     async fn set_algorithm(&mut self, pool: &str, algorithm: Algorithm) -> Result<Algorithm, LbError> {
         let id = self.pool_id(pool)?;
+        self.check_change(id, "algorithm", |p| p.algorithm = algorithm)?;
         let entry = self.pools.get_mut(&id).ok_or_else(|| LbError::UnknownPool(pool.to_string()))?;
         let old = entry.pool.algorithm();
         if old != algorithm {

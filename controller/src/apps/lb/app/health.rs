@@ -149,6 +149,7 @@ impl LbApp {
             }
         }
         if self.stats_every_ticks > 0 && self.ticks.is_multiple_of(self.stats_every_ticks) {
+            self.end_vanished_flows(now);
             self.poll_flow_stats();
         }
     }

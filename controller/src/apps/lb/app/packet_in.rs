@@ -78,14 +78,18 @@ impl LbApp {
         if arp.op != ARP_OP_REQUEST {
             return;
         }
+        // Pools on one VIP (other ports) share its MAC (`LbConfig::validate`).
         let Some(entry) = self.pools.values().find(|e| e.pool.vip() == arp.target_ip) else { return };
         let Some(reply) = arp_reply_for_vip(frame, entry.pool.vip(), entry.pool.vip_mac()) else { return };
-        let id = entry.pool.id;
         self.metrics.arp_replies.with_label_values(&[entry.pool.name()]).inc();
         let out = PacketOut::new(PortNo::CONTROLLER, vec![Action::output(in_port)], reply.into());
         self.send_now(dpid, &[Message::PacketOut(out)]);
         if !self.is_backend(arp.sender_ip) {
-            self.install_client_reverse(id, arp.sender_ip).await;
+            let ids: Vec<PoolId> =
+                self.pools.values().filter(|e| e.pool.vip() == arp.target_ip).map(|e| e.pool.id).collect();
+            for id in ids {
+                self.install_client_reverse(id, arp.sender_ip).await;
+            }
         }
     }
 
@@ -167,6 +171,9 @@ impl LbApp {
         // cannot overtake it. A SYN (retransmission) or a flow whose rules are older (the switch
         // may have lost them) gets its rules again.
         let now = Instant::now();
+        if self.stats_every_ticks > 0 {
+            entry.flow_seen.insert(key, now);
+        }
         let fresh = entry.rules_sent.get(&key).is_some_and(|t| now.duration_since(*t) < RULES_FRESH);
         if known && fresh && tcp.tcp_flags & TCP_SYN == 0 {
             self.send_now(dpid, &[packet_out]);

@@ -19,11 +19,12 @@ use ofproto::message::Message;
 use super::transition::Retiring;
 use super::{LbApp, PoolEntry};
 use crate::apps::lb::algorithm::Algorithm;
+use crate::apps::lb::backend::BackendId;
 use crate::apps::lb::locate::{Seen, path_to};
 use crate::apps::lb::pool::PoolId;
 use crate::apps::lb::rules::{
-    BackendPort, RuleGeneration, RuleKind, client_reverse_rules, delete_pool_kind, resync, retiring,
-    syn_trap_rules,
+    BackendPort, LbCookie, RuleGeneration, RuleKind, client_reverse_rules, delete_pool_kind, resync,
+    retiring, syn_trap_rules,
 };
 use crate::apps::lb::select_group::{forward_rules, group_id, group_mods};
 use crate::apps::lb::wildcard::{WildcardVip, transition};
@@ -67,6 +68,12 @@ impl Installed {
     pub(super) fn forget_rules(&mut self) {
         self.mode = None;
         self.rules.clear();
+    }
+
+    /// Forgets the rules of a backend removed from the pool (deleted from the switch by cookie), so a
+    /// transition does not add them again with the others.
+    pub(super) fn forget_backend(&mut self, backend: BackendId) {
+        self.rules.retain(|r| LbCookie::decode(r.cookie).is_none_or(|c| c.backend != Some(backend)));
     }
 }
 
@@ -291,6 +298,11 @@ impl LbApp {
         }
         if previous == Some(Algorithm::Wildcard) && algorithm != Algorithm::Wildcard {
             msgs.push(Message::FlowMod(delete_pool_kind(id, RuleKind::Wildcard)));
+        }
+        if previous.is_some_and(Algorithm::is_switch_side) && !algorithm.is_switch_side() {
+            // No connection of the switch-side mode is left (none was carried), so its per-client
+            // reverse rules go too: they would rewrite a host's direct traffic with the backends.
+            msgs.push(Message::FlowMod(delete_pool_kind(id, RuleKind::ClientReverse)));
         }
         msgs.extend(clients);
         msgs

@@ -133,6 +133,10 @@ impl LbApp {
         }
         msgs.extend(self.sync_switch(id, dpid, Change::Immediate));
         msgs.push(Message::FlowMod(delete_pool_kind(id, RuleKind::SynTrap)));
+        if from.is_some_and(Algorithm::is_switch_side) && !to.is_switch_side() {
+            // The old mode's connections are over: their per-client reverse rules go with them.
+            msgs.push(Message::FlowMod(delete_pool_kind(id, RuleKind::ClientReverse)));
+        }
         self.send(dpid, &msgs).await;
         self.export_transition(id);
         info!(
