@@ -22,10 +22,12 @@ use ofproto::{MacAddr, PortNo};
 use tracing::debug;
 
 use super::{App, make_cookie};
-use crate::ofp::Event;
+use crate::ofp::{DatapathHandle, Event};
 
 /// Cookie tag of l2switch flows ("L2").
 pub const COOKIE_TAG: u16 = 0x4c32;
+/// Cookie mask that selects every l2switch flow (the app's tag).
+const COOKIE_TAG_MASK: u64 = 0xffff_0000_0000_0000;
 /// Priority of learned flows (above table-miss at 0).
 pub const FLOW_PRIORITY: u16 = 1;
 const ETH_TYPE_LLDP: u16 = 0x88cc;
@@ -50,6 +52,12 @@ pub struct MacTables {
     tables: HashMap<u64, HashMap<MacAddr, PortNo, RandomState>, RandomState>,
 }
 
+/// Most MACs one switch's table holds (Open vSwitch's own MAC learning defaults to 2048). A new MAC
+/// beyond it evicts an arbitrary one (the hash is randomly seeded), so a flood of made-up source
+/// addresses cannot grow the controller without bound; an evicted host is flooded to, and learned
+/// again, at its next frame.
+pub const MAX_MACS_PER_SWITCH: usize = 8192;
+
 impl MacTables {
     pub fn reset(&mut self, dpid: u64) {
         self.tables.insert(dpid, HashMap::default());
@@ -70,21 +78,43 @@ impl MacTables {
         self.tables.get(&dpid)?.get(mac).copied()
     }
 
-    /// Learns from one frame and decides where it goes.
-    pub fn learn_and_decide(&mut self, dpid: u64, in_port: PortNo, frame: &[u8]) -> Forwarding {
-        let Some((dst, src, eth_type)) = parse_ethernet(frame) else { return Forwarding::Drop };
+    /// Learns from one frame and decides where it goes. Also returns the source MAC when it was known
+    /// behind another port: the host moved, and the flows towards it still point at the old port.
+    pub fn learn_and_decide(
+        &mut self,
+        dpid: u64,
+        in_port: PortNo,
+        frame: &[u8],
+    ) -> (Forwarding, Option<MacAddr>) {
+        let Some((dst, src, eth_type)) = parse_ethernet(frame) else { return (Forwarding::Drop, None) };
         if eth_type == ETH_TYPE_LLDP {
-            return Forwarding::Drop;
+            return (Forwarding::Drop, None);
         }
         let table = self.tables.entry(dpid).or_default();
-        if !src.is_multicast() && table.get(&src) != Some(&in_port) {
-            table.insert(src, in_port);
+        let mut moved = None;
+        if !src.is_multicast() {
+            match table.get(&src) {
+                Some(&port) if port == in_port => {}
+                Some(_) => {
+                    moved = Some(src);
+                    table.insert(src, in_port);
+                }
+                None => {
+                    if table.len() >= MAX_MACS_PER_SWITCH
+                        && let Some(evicted) = table.keys().next().copied()
+                    {
+                        table.remove(&evicted);
+                    }
+                    table.insert(src, in_port);
+                }
+            }
         }
-        match table.get(&dst) {
+        let forwarding = match table.get(&dst) {
             Some(&port) if !dst.is_multicast() && port != in_port => Forwarding::Unicast { port },
             Some(_) if !dst.is_multicast() => Forwarding::Drop, // destination is behind the input port
             _ => Forwarding::Flood,
-        }
+        };
+        (forwarding, moved)
     }
 }
 
@@ -197,6 +227,16 @@ impl L2Switch {
     }
 }
 
+impl L2Switch {
+    /// Queues `flow` for `dp` if its queue has room; a switch that does not read must not hold up
+    /// the app, which serves every switch.
+    fn send_without_waiting(&mut self, dp: &DatapathHandle, flow: FlowMod) {
+        if let Err(e) = dp.try_send_all_in(&mut self.arena, &[Message::FlowMod(flow)]) {
+            debug!(dpid = dp.dpid(), cause = %e, "flow delete dropped");
+        }
+    }
+}
+
 impl App for L2Switch {
     fn name(&self) -> &'static str {
         "l2switch"
@@ -216,7 +256,14 @@ impl App for L2Switch {
             Event::SwitchDown { dp } => self.macs.remove(dp.dpid()),
             Event::PacketIn { dp, packet_in } => {
                 let Some(in_port) = packet_in.in_port() else { return };
-                let decision = self.macs.learn_and_decide(dp.dpid(), in_port, &packet_in.data);
+                let (decision, moved) = self.macs.learn_and_decide(dp.dpid(), in_port, &packet_in.data);
+                if let Some(mac) = moved {
+                    // Flows to the host still send it out its old port (with no idle timeout, for
+                    // ever); they go before the new ones come.
+                    let to_mac = Match::new().with(Oxm::EthDst(mac, None));
+                    let del = FlowMod::delete(to_mac).cookie(make_cookie(COOKIE_TAG, 0));
+                    self.send_without_waiting(dp, FlowMod { cookie_mask: COOKIE_TAG_MASK, ..del });
+                }
                 let msgs = self.messages.prepare(&decision, packet_in, in_port);
                 // Never wait for one switch's queue: the app serves them all.
                 if !msgs.is_empty()
@@ -233,10 +280,11 @@ impl App for L2Switch {
                 if down {
                     let port = status.desc.port_no;
                     self.macs.forget_port(dp.dpid(), port);
-                    let mut del = FlowMod::delete(Match::default()).cookie(make_cookie(COOKIE_TAG, 0));
-                    del.cookie_mask = 0xffff_0000_0000_0000;
-                    del.out_port = port;
-                    let _ = dp.send(&Message::FlowMod(del)).await;
+                    let del = FlowMod::delete(Match::default()).cookie(make_cookie(COOKIE_TAG, 0));
+                    self.send_without_waiting(
+                        dp,
+                        FlowMod { cookie_mask: COOKIE_TAG_MASK, out_port: port, ..del },
+                    );
                 }
             }
             Event::FlowRemoved { .. } | Event::Error { .. } => {}
@@ -266,27 +314,53 @@ mod tests {
     fn floods_unknown_then_unicasts_learned() {
         let mut t = MacTables::default();
         // A → broadcast on port 1: learn A, flood.
-        assert_eq!(t.learn_and_decide(1, PortNo(1), &frame(BCAST, A, 0x0806)), Forwarding::Flood);
+        assert_eq!(t.learn_and_decide(1, PortNo(1), &frame(BCAST, A, 0x0806)).0, Forwarding::Flood);
         // B → A on port 2: A is known on port 1.
         assert_eq!(
             t.learn_and_decide(1, PortNo(2), &frame(A, B, 0x0806)),
-            Forwarding::Unicast { port: PortNo(1) }
+            (Forwarding::Unicast { port: PortNo(1) }, None)
         );
         // A → B now known on port 2.
         assert_eq!(
             t.learn_and_decide(1, PortNo(1), &frame(B, A, 0x0800)),
-            Forwarding::Unicast { port: PortNo(2) }
+            (Forwarding::Unicast { port: PortNo(2) }, None)
         );
         // Tables are per switch.
-        assert_eq!(t.learn_and_decide(2, PortNo(7), &frame(B, A, 0x0800)), Forwarding::Flood);
+        assert_eq!(t.learn_and_decide(2, PortNo(7), &frame(B, A, 0x0800)).0, Forwarding::Flood);
+    }
+
+    #[test]
+    fn a_host_that_moves_is_reported_once_and_followed() {
+        let mut t = MacTables::default();
+        t.learn_and_decide(1, PortNo(1), &frame(BCAST, A, 0x0806));
+        t.learn_and_decide(1, PortNo(2), &frame(BCAST, B, 0x0806));
+        // A now sends from port 3: its flows towards port 1 are stale.
+        assert_eq!(t.learn_and_decide(1, PortNo(3), &frame(B, A, 0x0800)).1, Some(MacAddr(A)));
+        assert_eq!(t.learn_and_decide(1, PortNo(3), &frame(B, A, 0x0800)).1, None);
+        assert_eq!(
+            t.learn_and_decide(1, PortNo(2), &frame(A, B, 0x0800)),
+            (Forwarding::Unicast { port: PortNo(3) }, None)
+        );
+    }
+
+    #[test]
+    fn a_switch_s_table_stays_bounded_and_keeps_learning() {
+        let mut t = MacTables::default();
+        for n in 0..(MAX_MACS_PER_SWITCH as u32 + 100) {
+            let [a, b, c, d] = n.to_be_bytes();
+            t.learn_and_decide(1, PortNo(1), &frame(BCAST, [0x02, 0, a, b, c, d], 0x0800));
+        }
+        assert_eq!(t.tables[&1].len(), MAX_MACS_PER_SWITCH);
+        t.learn_and_decide(1, PortNo(2), &frame(BCAST, B, 0x0800));
+        assert_eq!(t.lookup(1, &MacAddr(B)), Some(PortNo(2)), "the newest MAC is learned");
     }
 
     #[test]
     fn ignores_lldp_and_runts() {
         let mut t = MacTables::default();
-        assert_eq!(t.learn_and_decide(1, PortNo(1), &frame(BCAST, A, ETH_TYPE_LLDP)), Forwarding::Drop);
+        assert_eq!(t.learn_and_decide(1, PortNo(1), &frame(BCAST, A, ETH_TYPE_LLDP)).0, Forwarding::Drop);
         assert_eq!(t.lookup(1, &MacAddr(A)), None, "LLDP must not teach MACs");
-        assert_eq!(t.learn_and_decide(1, PortNo(1), &[0u8; 10]), Forwarding::Drop);
+        assert_eq!(t.learn_and_decide(1, PortNo(1), &[0u8; 10]).0, Forwarding::Drop);
     }
 
     #[test]
