@@ -7,6 +7,7 @@
 //! callers can answer 503 instead of piling up memory.
 
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -82,7 +83,16 @@ impl<J: Send + 'static> Batcher<J> {
             let thread = std::thread::Builder::new().name(format!("infer-{i}")).spawn(move || {
                 let mut handler = make_handler(i);
                 while let Some(batch) = next_batch(&shared) {
-                    handler(batch);
+                    // A panic (a decoder or the model on some input) must not take the worker with it:
+                    // the batch's jobs are answered with an error as their reply channels drop, and
+                    // the worker goes on with fresh state.
+                    if std::panic::catch_unwind(AssertUnwindSafe(|| handler(batch))).is_err() {
+                        tracing::error!(
+                            worker = i,
+                            "a batch panicked; its requests failed, the worker goes on"
+                        );
+                        handler = make_handler(i);
+                    }
                 }
             })?;
             threads.push(thread);
@@ -282,5 +292,28 @@ mod tests {
         }
         pool.shutdown();
         assert_eq!(processed.load(Ordering::SeqCst), 40);
+    }
+
+    #[test]
+    fn a_batch_that_panics_leaves_the_worker_serving() {
+        let (done_tx, done) = mpsc::channel();
+        let started = Arc::new(AtomicUsize::new(0));
+        let handlers = Arc::clone(&started);
+        let pool = Batcher::start(config(1, 1, 0, 16), move |_| {
+            handlers.fetch_add(1, Ordering::SeqCst);
+            let done = done_tx.clone();
+            move |batch: Vec<u32>| {
+                assert!(batch != [13], "job 13 makes this worker panic");
+                done.send(batch).ok();
+            }
+        })
+        .expect("start");
+        for i in [12, 13, 14] {
+            pool.submit(i).expect("submit");
+        }
+        assert_eq!(done.recv_timeout(Duration::from_secs(5)).expect("12"), vec![12]);
+        assert_eq!(done.recv_timeout(Duration::from_secs(5)).expect("14 after the panic"), vec![14]);
+        assert_eq!(started.load(Ordering::SeqCst), 2, "the worker's state was made anew");
+        pool.shutdown();
     }
 }

@@ -130,9 +130,16 @@ impl NodeConfig {
     /// `/predict` requests admitted at once: as many as can wait in the queue plus those the
     /// workers run. Further ones get 503 before their body is read.
     pub fn admission_limit(&self) -> usize {
-        self.batcher.queue_capacity + self.batcher.workers * self.batcher.max_batch
+        let running = self.batcher.workers.saturating_mul(self.batcher.max_batch);
+        self.batcher.queue_capacity.saturating_add(running)
     }
 }
+
+/// Largest `--queue-capacity`: far above what a node can serve in a client's patience, and far
+/// below the admission semaphore's maximum (plus the running batches).
+pub const MAX_QUEUE_CAPACITY: usize = 1_000_000;
+/// Largest `--cache-size` (the cache allocates its index for the whole capacity up front).
+pub const MAX_CACHE_SIZE: usize = 1_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -195,8 +202,11 @@ impl ServeArgs {
         if self.max_batch == 0 || self.max_batch > 256 {
             return invalid("--max-batch must be in 1..=256");
         }
-        if self.queue_capacity == 0 {
-            return invalid("--queue-capacity must be at least 1");
+        if !(1..=MAX_QUEUE_CAPACITY).contains(&self.queue_capacity) {
+            return invalid("--queue-capacity must be in 1..=1000000");
+        }
+        if self.cache_size > MAX_CACHE_SIZE {
+            return invalid("--cache-size must be at most 1000000 (0 turns the cache off)");
         }
         if self.max_body_bytes == 0 || self.max_pixels == 0 {
             return invalid("--max-body-bytes and --max-pixels must be positive");
@@ -306,6 +316,9 @@ mod tests {
         assert!(err(&["--input-size", "300"]).contains("--resize-shorter"));
         assert!(err(&["--std", "0,1,1"]).contains("--std"));
         assert!(err(&["--max-batch", "0"]).contains("--max-batch"));
+        // Sizes that would wrap the admission limit or panic when allocated are refused.
+        assert!(err(&["--queue-capacity", "18446744073709551615"]).contains("--queue-capacity"));
+        assert!(err(&["--cache-size", "18446744073709551615"]).contains("--cache-size"));
         assert!(Cli::try_parse_from(["rudder-node", "serve", "--mean", "1,2"]).is_err());
         assert!(Cli::try_parse_from(["rudder-node", "serve", "--model", "/m.onnx"]).is_err());
     }

@@ -50,7 +50,47 @@ pub fn probe(bytes: &[u8], max_pixels: u64) -> Result<ImageProbe, ImageInputErro
     if u64::from(width) * u64::from(height) > max_pixels {
         return Err(ImageInputError::TooManyPixels { width, height, limit: max_pixels });
     }
+    if format == ImageFormat::Gif
+        && let Some(frame) = gif_first_frame(bytes)
+        && (frame.0 + frame.2 > width || frame.1 + frame.3 > height)
+    {
+        // The decoder would clip the frame to the screen and the model would classify a corner;
+        // Pillow (the reference) grows the canvas instead. Refusing is the honest answer here.
+        let (x, y, w, h) = frame;
+        return Err(ImageInputError::Corrupt(format!(
+            "the GIF's first frame ({w}x{h} at {x},{y}) lies outside its {width}x{height} screen"
+        )));
+    }
     Ok(ImageProbe { format, width, height })
+}
+
+/// The position and size (left, top, width, height) of a GIF's first image descriptor
+/// (GIF89a §20), skipping the global colour table and any extension blocks; `None` if the file
+/// ends first (the decoder then reports it).
+fn gif_first_frame(bytes: &[u8]) -> Option<(u32, u32, u32, u32)> {
+    let u16_at = |i: usize| bytes.get(i..i + 2).map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])));
+    let packed = *bytes.get(10)?;
+    let mut i = 13; // header (6) and logical screen descriptor (7)
+    if packed & 0x80 != 0 {
+        i += 3 << ((packed & 0x07) + 1);
+    }
+    loop {
+        match *bytes.get(i)? {
+            0x2c => return Some((u16_at(i + 1)?, u16_at(i + 3)?, u16_at(i + 5)?, u16_at(i + 7)?)),
+            0x21 => {
+                // Extension: introducer, label, then data sub-blocks up to a zero-length one.
+                i += 2;
+                loop {
+                    let len = usize::from(*bytes.get(i)?);
+                    i += 1 + len;
+                    if len == 0 {
+                        break;
+                    }
+                }
+            }
+            _ => return None,
+        }
+    }
 }
 
 /// Decodes a probed image to 8-bit RGB. The decoder's own limits hold it to the probed size, so a
@@ -227,6 +267,30 @@ mod tests {
             .write_image(image.as_raw(), image.width(), image.height(), image::ExtendedColorType::Rgb8)
             .expect("encode");
         out
+    }
+
+    fn gif_bytes(image: &RgbImage) -> Vec<u8> {
+        let mut out = Vec::new();
+        image::codecs::gif::GifEncoder::new(&mut out)
+            .encode(image.as_raw(), image.width(), image.height(), image::ExtendedColorType::Rgb8)
+            .expect("encode");
+        out
+    }
+
+    #[test]
+    fn a_gif_frame_outside_its_screen_is_refused_not_cropped() {
+        let gif = gif_bytes(&RgbImage::from_pixel(64, 48, Rgb([10, 200, 30])));
+        let fits = probe(&gif, 1 << 20).expect("a plain GIF");
+        assert_eq!((fits.width, fits.height), (64, 48));
+        decode(&gif, fits).expect("decodes");
+        // The same file claiming a 10x10 screen: its 64x48 frame would be cut to a corner.
+        let mut small_screen = gif.clone();
+        small_screen[6..10].copy_from_slice(&[10, 0, 10, 0]);
+        let err = probe(&small_screen, 1 << 20).expect_err("frame outside the screen");
+        assert_eq!(
+            err.to_string(),
+            "image is corrupt or truncated: the GIF's first frame (64x48 at 0,0) lies outside its 10x10 screen"
+        );
     }
 
     #[test]

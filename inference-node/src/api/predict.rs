@@ -94,10 +94,6 @@ pub async fn predict(
                 SubmitError::QueueFull { capacity } => ApiError::Overloaded { capacity },
                 SubmitError::Closed => ApiError::ShuttingDown,
             })?;
-            // A miss is an image that went to the model, not one refused before it.
-            if state.cache().enabled() {
-                state.metrics().cache_misses.inc();
-            }
             let classified = answer
                 .await
                 .map_err(|_| ApiError::Internal("worker dropped the job".into()))?
@@ -105,6 +101,10 @@ pub async fn predict(
                 JobError::Image(e) => ApiError::Image(e),
                 JobError::Model(e) => ApiError::Internal(e.to_string()),
             })?;
+            // A miss is an image the model classified, not one refused or undecodable.
+            if state.cache().enabled() {
+                state.metrics().cache_misses.inc();
+            }
             state.cache().insert(key, classified.probs.clone());
             (classified.probs, classified.decode, classified.preprocess, classified.inference, false)
         }
