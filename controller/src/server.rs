@@ -48,6 +48,11 @@ pub enum StartError {
         "the API token (--api-token, RUDDER_API_TOKEN or api_token) is empty: give one, or leave it unset to serve the API without authorization"
     )]
     EmptyApiToken,
+    #[error(
+        "the API token (--api-token, RUDDER_API_TOKEN or api_token) starts or ends with white space, \
+         which no Authorization header can carry: remove it"
+    )]
+    ApiTokenWhitespace,
 }
 
 /// What the started apps share with the REST API.
@@ -66,8 +71,13 @@ fn start_apps(
     if config.apps.is_empty() {
         return Err(StartError::NoApps);
     }
-    if config.api_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
-        return Err(StartError::EmptyApiToken);
+    if let Some(token) = config.api_token.as_deref() {
+        if token.trim().is_empty() {
+            return Err(StartError::EmptyApiToken);
+        }
+        if token.trim() != token {
+            return Err(StartError::ApiTokenWhitespace);
+        }
     }
     let has = |name: &str| config.apps.iter().any(|a| a == name);
     if has("lb") && !has("l2switch") && !has("topology") {

@@ -204,6 +204,12 @@ async fn lb_alone_or_with_a_bad_section_refuses_to_start() {
     let err =
         rudder_controller::run(config, vec![listener], async {}, |_| {}).await.expect_err("empty token");
     assert!(err.to_string().contains("API token"), "{err}");
+    // Presented tokens are trimmed, so one configured with a space could never match.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let config = Config { api_token: Some(" s3cret".into()), ..Config::default() };
+    let err =
+        rudder_controller::run(config, vec![listener], async {}, |_| {}).await.expect_err("spaced token");
+    assert!(err.to_string().contains("white space"), "{err}");
 }
 
 /// What a REST user trips on at the edges (found by review): each must be a JSON 4xx naming the

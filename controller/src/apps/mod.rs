@@ -227,9 +227,17 @@ impl Dispatcher {
         let routed = |a: &&AppSlot| cookie.is_none_or(|c| self.is_routed_to(c, a));
         let mut recipients = self.apps.iter().filter(routed);
         let (Some(first), second) = (recipients.next(), recipients.next()) else { return };
+        let is_packet_in = cookie.is_some();
         let offer_to = |app: &AppSlot, event: Delivered| {
             if app.tx.try_send(Envelope { event, received }).is_err() {
-                self.metrics.packet_ins_dropped.with_label_values(&[app.name]).inc();
+                if is_packet_in {
+                    self.metrics.packet_ins_dropped.with_label_values(&[app.name]).inc();
+                } else {
+                    tracing::debug!(
+                        app = app.name,
+                        "unsolicited OFPT_ERROR dropped: the app's queue is full"
+                    );
+                }
             }
         };
         // One recipient (a PACKET_IN routed by its cookie): no shared allocation per packet.
