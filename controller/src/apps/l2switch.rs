@@ -21,13 +21,11 @@ use ofproto::port::{PortReason, port_config, port_state};
 use ofproto::{MacAddr, PortNo};
 use tracing::debug;
 
-use super::{App, make_cookie};
+use super::{App, COOKIE_TAG_MASK, make_cookie};
 use crate::ofp::{DatapathHandle, Event};
 
 /// Cookie tag of l2switch flows ("L2").
 pub const COOKIE_TAG: u16 = 0x4c32;
-/// Cookie mask that selects every l2switch flow (the app's tag).
-const COOKIE_TAG_MASK: u64 = 0xffff_0000_0000_0000;
 /// Priority of learned flows (above table-miss at 0).
 pub const FLOW_PRIORITY: u16 = 1;
 const ETH_TYPE_LLDP: u16 = 0x88cc;
@@ -225,9 +223,7 @@ impl L2Switch {
             arena: BytesMut::new(),
         }
     }
-}
 
-impl L2Switch {
     /// Queues `flow` for `dp` if its queue has room; a switch that does not read must not hold up
     /// the app, which serves every switch.
     fn send_without_waiting(&mut self, dp: &DatapathHandle, flow: FlowMod) {
@@ -261,8 +257,10 @@ impl App for L2Switch {
                     // Flows to the host still send it out its old port (with no idle timeout, for
                     // ever); they go before the new ones come.
                     let to_mac = Match::new().with(Oxm::EthDst(mac, None));
-                    let del = FlowMod::delete(to_mac).cookie(make_cookie(COOKIE_TAG, 0));
-                    self.send_without_waiting(dp, FlowMod { cookie_mask: COOKIE_TAG_MASK, ..del });
+                    let del = FlowMod::delete(to_mac)
+                        .cookie(make_cookie(COOKIE_TAG, 0))
+                        .cookie_mask(COOKIE_TAG_MASK);
+                    self.send_without_waiting(dp, del);
                 }
                 let msgs = self.messages.prepare(&decision, packet_in, in_port);
                 // Never wait for one switch's queue: the app serves them all.
@@ -280,11 +278,11 @@ impl App for L2Switch {
                 if down {
                     let port = status.desc.port_no;
                     self.macs.forget_port(dp.dpid(), port);
-                    let del = FlowMod::delete(Match::default()).cookie(make_cookie(COOKIE_TAG, 0));
-                    self.send_without_waiting(
-                        dp,
-                        FlowMod { cookie_mask: COOKIE_TAG_MASK, out_port: port, ..del },
-                    );
+                    let del = FlowMod::delete(Match::default())
+                        .cookie(make_cookie(COOKIE_TAG, 0))
+                        .cookie_mask(COOKIE_TAG_MASK)
+                        .out_port(port);
+                    self.send_without_waiting(dp, del);
                 }
             }
             Event::FlowRemoved { .. } | Event::Error { .. } => {}

@@ -36,6 +36,9 @@ pub fn cookie_tag_of(cookie: u64) -> u16 {
     (cookie >> 48) as u16
 }
 
+/// The cookie mask that selects every flow of one app (its tag), e.g. in a delete or a stats request.
+pub const COOKIE_TAG_MASK: u64 = 0xffff_0000_0000_0000;
+
 /// Builds a cookie for an app's flow from its tag and a 48-bit app-specific value.
 pub fn make_cookie(tag: u16, low: u64) -> u64 {
     (u64::from(tag) << 48) | (low & 0x0000_ffff_ffff_ffff)

@@ -270,6 +270,18 @@ pub enum LbConfigError {
 }
 
 impl LbConfigError {
+    /// Whether this is about how two pools get along (REST answers it with 409 Conflict) rather
+    /// than about one value.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            LbConfigError::DuplicateVip { .. }
+                | LbConfigError::VipIsBackend { .. }
+                | LbConfigError::VipMacDiffers { .. }
+                | LbConfigError::SharedSwitchSideBackend { .. }
+        )
+    }
+
     /// The config/JSON key the error is about, for REST errors (`{"error", "field"}`), e.g.
     /// `backends[1].weight` for a pool's second backend.
     pub fn field(&self) -> String {
@@ -357,18 +369,6 @@ impl LbConfig {
             }
         }
         check_across_pools(&self.pools)
-    }
-
-    /// Whether `e` is about how two pools get along (REST answers it with 409 Conflict) rather than
-    /// about one value.
-    pub fn is_conflict(e: &LbConfigError) -> bool {
-        matches!(
-            e,
-            LbConfigError::DuplicateVip { .. }
-                | LbConfigError::VipIsBackend { .. }
-                | LbConfigError::VipMacDiffers { .. }
-                | LbConfigError::SharedSwitchSideBackend { .. }
-        )
     }
 }
 
@@ -666,7 +666,7 @@ mod tests {
         cfg.validate().expect("one switch-side pool");
         cfg.pools[1].algorithm = Algorithm::Wildcard;
         let err = cfg.validate().expect_err("both rewrite the backends' replies");
-        assert!(LbConfig::is_conflict(&err));
+        assert!(err.is_conflict());
         assert_eq!(err.field(), "algorithm");
         assert!(err.to_string().contains("backend 10.0.0.11:8000"), "{err}");
         // The same address on another port is another reply stream.
@@ -682,7 +682,7 @@ mod tests {
         cfg.pools[1].vip = Ipv4Addr::new(10, 0, 0, 12);
         cfg.pools[1].backends.retain(|b| b.ip != Ipv4Addr::new(10, 0, 0, 12));
         let err = cfg.validate().expect_err("VIP of one pool is a backend of another");
-        assert_eq!((err.field().as_str(), LbConfig::is_conflict(&err)), ("vip", true));
+        assert_eq!((err.field().as_str(), err.is_conflict()), ("vip", true));
         assert!(
             err.to_string().contains("pool \"other\"'s VIP 10.0.0.12 is a backend of pool \"resnet\""),
             "{err}"

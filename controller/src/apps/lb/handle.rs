@@ -8,7 +8,7 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::algorithm::Algorithm;
-use super::config::{BackendConfig, LbConfig, LbConfigError, PoolConfig};
+use super::config::{BackendConfig, LbConfigError, PoolConfig};
 use super::probe::ProbeReport;
 use super::stats::{BackendStats, LbStats, PoolStats};
 
@@ -34,7 +34,7 @@ pub enum LbError {
     /// A value is not acceptable; `field` names the JSON key.
     #[error("{message}")]
     Invalid { field: String, message: String },
-    /// A value clashes with another pool (see [`LbConfig::is_conflict`]); `field` names the JSON key.
+    /// A value clashes with another pool (see [`LbConfigError::is_conflict`]); `field` names the JSON key.
     #[error("{message}")]
     Conflict { field: String, message: String },
     #[error("the load balancer app is not running")]
@@ -74,7 +74,7 @@ impl From<LbConfigError> for LbError {
         match e {
             LbConfigError::DuplicateName(name) => LbError::DuplicatePool(name),
             LbConfigError::DuplicateVip { .. } => LbError::DuplicateVip(e.to_string()),
-            other if LbConfig::is_conflict(&other) => {
+            other if other.is_conflict() => {
                 LbError::Conflict { field: other.field(), message: other.to_string() }
             }
             other => LbError::Invalid { field: other.field(), message: other.to_string() },

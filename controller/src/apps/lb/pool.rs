@@ -63,9 +63,9 @@ pub enum PoolError {
 #[derive(Debug)]
 pub struct Pool {
     pub id: PoolId,
+    /// Its config as it runs: backends and algorithm follow the changes made over REST.
     config: PoolConfig,
     backends: Vec<Backend>,
-    algorithm: Algorithm,
     selector: Box<dyn Selector>,
     flows: HashMap<FlowKey, BackendId>,
     /// The wildcard partition installed on the switch, once the wildcard mode has planned one.
@@ -84,19 +84,9 @@ impl Pool {
             .enumerate()
             .map(|(i, spec)| Backend::new(BackendId(i as u16), spec.clone(), config.breaker))
             .collect();
-        let algorithm = config.algorithm;
-        let selector = algorithm.build(config.seed, config.wildcard_bits);
+        let selector = config.algorithm.build(config.seed, config.wildcard_bits);
         let next_backend = config.backends.len() as u16;
-        Ok(Pool {
-            id,
-            config,
-            backends,
-            algorithm,
-            selector,
-            flows: HashMap::new(),
-            wildcard: None,
-            next_backend,
-        })
+        Ok(Pool { id, config, backends, selector, flows: HashMap::new(), wildcard: None, next_backend })
     }
 
     pub fn name(&self) -> &str {
@@ -120,13 +110,12 @@ impl Pool {
     }
 
     pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
+        self.config.algorithm
     }
 
     /// Switches algorithm. Established flows keep their backend (their rules stay on the switch and
     /// in the flow table); only new flows follow the new selector.
     pub fn set_algorithm(&mut self, algorithm: Algorithm) {
-        self.algorithm = algorithm;
         self.config.algorithm = algorithm;
         self.selector = algorithm.build(self.config.seed, self.config.wildcard_bits);
     }
@@ -176,7 +165,7 @@ impl Pool {
     pub fn select(&mut self, client: ClientKey) -> Result<BackendId, PoolError> {
         let candidates = self.candidates();
         let pool = || self.config.name.clone();
-        if self.algorithm == Algorithm::Wildcard
+        if self.config.algorithm == Algorithm::Wildcard
             && let Some(owner) = self.wildcard.as_ref().and_then(|w| w.owner(client.ip))
             && candidates.iter().any(|c| c.id == owner)
         {
@@ -394,7 +383,7 @@ impl Pool {
             vip: self.config.vip,
             vip_mac: self.config.vip_mac,
             ports: self.config.ports.clone(),
-            algorithm: self.algorithm,
+            algorithm: self.config.algorithm,
             active_flows: self.flows.len(),
             backends: self.backends.iter().map(Backend::status).collect(),
         }

@@ -18,7 +18,7 @@ use crate::apps::lb::backend::{Backend, BackendId};
 use crate::apps::lb::handle::LbInput;
 use crate::apps::lb::pool::{BackendTarget, FlowKey, PoolId};
 use crate::apps::lb::rules::{LbCookie, RuleKind};
-use crate::apps::make_cookie;
+use crate::apps::{COOKIE_TAG_MASK, make_cookie};
 use crate::metrics::LbMetrics;
 
 impl LbApp {
@@ -115,7 +115,7 @@ impl LbApp {
             tokio::spawn(async move {
                 let request = FlowStatsRequest {
                     cookie: make_cookie(COOKIE_TAG, 0),
-                    cookie_mask: 0xffff_0000_0000_0000,
+                    cookie_mask: COOKIE_TAG_MASK,
                     ..FlowStatsRequest::all()
                 };
                 let msg =

@@ -87,7 +87,7 @@ impl LbApp {
             change(pool);
         }
         all.validate().map_err(|e| {
-            let conflict = LbConfig::is_conflict(&e);
+            let conflict = e.is_conflict();
             let message = e.to_string();
             let field = field.to_string();
             if conflict { LbError::Conflict { field, message } } else { LbError::Invalid { field, message } }
@@ -171,12 +171,14 @@ impl LbApp {
         let id = self.pool_id(pool)?;
         let ip = config.ip;
         if self.pools[&id].pool.backend_by_ip(ip).is_none() {
-            // The backend's own checks come from `add_backend` below, with their own field names.
+            // Only clashes with other pools here: the backend's own checks come from `add_backend`
+            // below, with their own field names.
             let candidate = config.clone();
-            self.check_change(id, "ip", |p| p.backends.push(candidate)).or_else(|e| match e {
-                LbError::Invalid { .. } => Ok(()),
-                conflict => Err(conflict),
-            })?;
+            if let Err(e @ LbError::Conflict { .. }) =
+                self.check_change(id, "ip", |p| p.backends.push(candidate))
+            {
+                return Err(e);
+            }
         }
         let entry = self.pools.get_mut(&id).ok_or_else(|| LbError::UnknownPool(pool.to_string()))?;
         let backend = entry.pool.add_backend(config).map_err(|e| match e {
